@@ -1,0 +1,70 @@
+"""Sessions: `nox -s tests`, `nox -s lint`, and the local target's `up`/`down`.
+
+Every session that needs TensorFlow shares one environment, `.nox/shared`, installed once
+and again only when pyproject.toml changes: TensorFlow is 2+ GB and about 75 s to install,
+so a venv per session would install it once per session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.default_venv_backend = "none"
+
+ROOT = Path(__file__).parent
+SHARED = ROOT / ".nox" / "shared"
+
+
+def shared_env(session: nox.Session) -> dict[str, str]:
+    """Create or refresh the shared environment; return the env to run its tools with."""
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    stamp = SHARED / ".installed-from"
+    if not stamp.exists() or stamp.read_text() != want:
+        session.log("installing the shared environment (TensorFlow: about 2.4 GB)")
+        session.run(sys.executable, "-m", "venv", str(SHARED), external=True)
+        pip = str(SHARED / "bin" / "pip")
+        session.run(pip, "install", "-q", "--upgrade", "pip", external=True)
+        session.run(pip, "install", "-q", "-e", f"{ROOT}[dev]", external=True)
+        stamp.write_text(want)
+    env = dict(os.environ)
+    env["PATH"] = f"{SHARED / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["VIRTUAL_ENV"] = str(SHARED)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The project's test suite (what CI runs). Extra arguments go to pytest."""
+    env = shared_env(session)
+    session.run("pytest", *session.posargs, env=env, external=True)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, mypy and the import-direction contracts of DESIGN.md."""
+    env = shared_env(session)
+    session.run("ruff", "check", "src", "tests", "noxfile.py", env=env, external=True)
+    session.run("mypy", env=env, external=True)
+    session.run("lint-imports", env=env, external=True)
+
+
+@nox.session
+def up(session: nox.Session) -> None:
+    """Start the local target (the reference deployment as processes on this machine)."""
+    env = shared_env(session)
+    session.run("tfsverify", "up", *session.posargs, env=env, external=True)
+    session.run("tfsverify", "status", env=env, external=True)
+
+
+@nox.session
+def down(session: nox.Session) -> None:
+    """Stop the local target."""
+    env = shared_env(session)
+    session.run("tfsverify", "down", env=env, external=True)

@@ -1,0 +1,246 @@
+"""The embedded local target: the reference deployment as processes on this machine.
+
+`LocalTarget.up()` starts the supervisor (kubelet, ReplicaSet and scheduler in one small
+daemon) detached from the caller and waits until every replica is ready; every other
+method reads the supervisor's published status or asks it to act over its control socket.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tfsverify.errors import TargetError, TargetNotRunning
+from tfsverify.targets.base import Endpoint, GrpcFault, ModelStatus, Node, Pod, TlsMaterial
+from tfsverify.targets.local.control import ControlClient, read_status
+from tfsverify.targets.local.manifests import read_cluster
+from tfsverify.targets.local.model_status import query_model_status
+from tfsverify.targets.local.spec import ClusterSpec
+
+_POLL_S = 0.25
+
+
+class LocalTarget:
+    """Target protocol over the local supervisor kept in ``state_dir``."""
+
+    name = "local"
+
+    def __init__(self, state_dir: Path, overlay: Path, up_timeout_s: float = 180.0) -> None:
+        self.state_dir = state_dir
+        self.overlay = overlay
+        self.up_timeout_s = up_timeout_s
+        self._control = ControlClient(state_dir)
+
+    # lifecycle -------------------------------------------------------------------------
+    def is_running(self) -> bool:
+        try:
+            read_status(self.state_dir)
+        except TargetNotRunning:
+            return False
+        return True
+
+    def read_cluster(self) -> ClusterSpec:
+        """Render and check the overlay (raises ManifestError before anything starts)."""
+        return read_cluster(self.overlay)
+
+    def up(self) -> ClusterSpec:
+        """Start the target unless it runs; return when every replica is ready."""
+        cluster = self.read_cluster()
+        if not self.is_running():
+            self._start_supervisor()
+        self._wait_ready(cluster)
+        return cluster
+
+    def _start_supervisor(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        stale = self.state_dir / "status.json"
+        stale.unlink(missing_ok=True)
+        log = (self.state_dir / "supervisor.log").open("ab")
+        command = [
+            sys.executable, "-m", "tfsverify.targets.local.supervisor",
+            "--state-dir", str(self.state_dir), "--overlay", str(self.overlay),
+        ]
+        with log:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True, close_fds=True,
+            )
+
+    def _wait_ready(self, cluster: ClusterSpec) -> None:
+        wanted = sum(d.replicas for d in cluster.deployments)
+        deadline = time.monotonic() + self.up_timeout_s
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            process = getattr(self, "_process", None)
+            status = self._status_or_none() or {}
+            if status.get("startup_error"):
+                self._reap()
+                raise TargetError(f"local target failed to start: {status['startup_error']}")
+            if process is not None and process.poll() is not None and not status:
+                raise TargetError(f"local target failed to start: {self._last_log_line()}")
+            ready = [p for p in status.get("pods", []) if p.get("ready")]
+            if status and len(ready) >= wanted:
+                return
+            time.sleep(_POLL_S)
+        raise TargetError(
+            f"not ready after {self.up_timeout_s:.0f} s: {_readiness_summary(status, wanted)}"
+        )
+
+    def _status_or_none(self) -> dict[str, Any] | None:
+        try:
+            return read_status(self.state_dir)
+        except TargetNotRunning:
+            return None
+
+    def _last_log_line(self) -> str:
+        log = self.state_dir / "supervisor.log"
+        lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+        return lines[-1] if lines else "the supervisor exited without a word"
+
+    def _reap(self) -> None:
+        process = getattr(self, "_process", None)
+        if process is not None:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+
+    def down(self, timeout_s: float = 30.0) -> bool:
+        """Stop every process of the target; False when nothing was running."""
+        status = self._status_or_none()
+        if status is None:
+            return False
+        pid = int(status["supervisor_pid"])
+        try:
+            self._control.call("shutdown", timeout_s=timeout_s)
+        except TargetNotRunning:
+            pass
+        deadline = time.monotonic() + timeout_s
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        return True
+
+    # reads -----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """The published status (see `tfsverify status --json`)."""
+        raw = read_status(self.state_dir)
+        model = self.model_status_or_none()
+        return {
+            "target": self.name,
+            "pods": raw["pods"],
+            "nodes": raw["nodes"],
+            "tls": raw["tls"],
+            "model": (
+                {"name": model.name, "versions": model.versions} if model else None
+            ),
+            "mesh": raw.get("mesh"),
+            "state_dir": str(self.state_dir),
+            "overlay": raw.get("overlay"),
+            "events": raw.get("events", [])[-20:],
+        }
+
+    def pods(self) -> list[Pod]:
+        return [
+            Pod(
+                name=p["name"], node=p.get("node"), ready=bool(p["ready"]),
+                restarts=int(p["restarts"]), address=p.get("address"),
+                phase=p.get("phase", "Running"), labels=dict(p.get("labels", {})),
+            )
+            for p in read_status(self.state_dir)["pods"]
+        ]
+
+    def nodes(self) -> list[Node]:
+        return [
+            Node(name=n["name"], schedulable=bool(n["schedulable"]), gpu=int(n["gpu"]),
+                 labels=dict(n.get("labels", {})))
+            for n in read_status(self.state_dir)["nodes"]
+        ]
+
+    def tls(self) -> TlsMaterial:
+        t = read_status(self.state_dir)["tls"]
+        return TlsMaterial(
+            ca=Path(t["ca"]), cert=Path(t["cert"]), key=Path(t["key"]),
+            server_name=t["server_name"], principal=t["principal"],
+        )
+
+    def endpoint(self) -> Endpoint:
+        status = read_status(self.state_dir)
+        addresses = tuple(
+            p["address"] for p in status["pods"] if p.get("ready") and p.get("address")
+        )
+        return Endpoint(addresses=addresses, tls=self.tls())
+
+    def model_status(self, name: str | None = None, version: int | None = None) -> ModelStatus:
+        return query_model_status(self.state_dir, read_status(self.state_dir), name, version)
+
+    def model_status_or_none(self) -> ModelStatus | None:
+        try:
+            return self.model_status()
+        except TargetError:
+            return None
+
+    # faults ----------------------------------------------------------------------------
+    def kill_pods(self, count: int, seed: int | None = None) -> list[str]:
+        """Force-delete ``count`` running pods chosen without replacement (seeded)."""
+        running = sorted(p.name for p in self.pods() if p.phase == "Running")
+        if count > len(running):
+            raise TargetError(f"asked to kill {count} pods but only {len(running)} are running")
+        chosen = random.Random(seed).sample(running, count)
+        self._control.call("delete_pods", names=chosen, grace_s=0)
+        return chosen
+
+    def kill_container(self, pod: str, container: str) -> list[str]:
+        """SIGKILL one container of a pod (the kubelet restarts it)."""
+        self._control.call("kill_container", pod=pod, container=container, signal="KILL")
+        return [f"{pod}/{container}"]
+
+    def kill_sidecar(self, pod: str) -> list[str]:
+        return self.kill_container(pod, "istio-proxy")
+
+    def drain_node(self, name: str, timeout_s: float = 120.0) -> list[str]:
+        result = self._control.call("drain", node=name, drain_timeout_s=timeout_s)
+        return list(result or [])
+
+    def uncordon_node(self, name: str) -> list[str]:
+        self._control.call("uncordon", node=name)
+        return [name]
+
+    def inject_grpc_fault(self, fault: GrpcFault) -> list[str]:
+        istio: dict[str, Any] = {}
+        if fault.abort_status and fault.abort_pct > 0:
+            istio["abort"] = {"grpcStatus": fault.abort_status,
+                              "percentage": {"value": fault.abort_pct}}
+        if fault.delay_ms > 0 and fault.delay_pct > 0:
+            istio["delay"] = {"fixedDelay": f"{fault.delay_ms / 1000:g}s",
+                              "percentage": {"value": fault.delay_pct}}
+        return list(self._control.call("set_fault", fault=istio) or [])
+
+    def clear_faults(self) -> list[str]:
+        return list(self._control.call("clear_fault") or [])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _readiness_summary(status: dict[str, Any], wanted: int) -> str:
+    pods = status.get("pods", [])
+    ready = sum(1 for p in pods if p.get("ready"))
+    reasons = sorted({p["pending_reason"] for p in pods if p.get("pending_reason")})
+    detail = f"; {reasons[0]}" if reasons else ""
+    return f"{ready}/{wanted} replicas ready{detail}"
