@@ -80,7 +80,9 @@ def load_settings(
         Path(env["TFSVERIFY_OVERLAY"]) if env.get("TFSVERIFY_OVERLAY") else _default_overlay()
     )
     if not (chosen_overlay / "kustomization.yaml").is_file():
-        raise BadInput(f"{chosen_overlay}: no kustomization.yaml (set TFSVERIFY_OVERLAY or --overlay)")
+        raise BadInput(
+            f"{chosen_overlay}: no kustomization.yaml (set TFSVERIFY_OVERLAY or --overlay)"
+        )
     timeout = _positive_float(
         "TFSVERIFY_UP_TIMEOUT_S", env.get("TFSVERIFY_UP_TIMEOUT_S", "180")
     )

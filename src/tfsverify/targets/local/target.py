@@ -7,6 +7,8 @@ method reads the supervisor's published status or asks it to act over its contro
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import random
 import signal
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tfsverify.errors import TargetError, TargetNotRunning
+from tfsverify.serving.config import parse_model_config
 from tfsverify.targets.base import Endpoint, GrpcFault, ModelStatus, Node, Pod, TlsMaterial
 from tfsverify.targets.local.control import ControlClient, read_status
 from tfsverify.targets.local.manifests import read_cluster
@@ -24,6 +27,7 @@ from tfsverify.targets.local.model_status import query_model_status
 from tfsverify.targets.local.spec import ClusterSpec
 
 _POLL_S = 0.25
+_CRASH_RESTARTS = 3  # restarts before `up` gives up on a container that never gets ready
 
 
 class LocalTarget:
@@ -36,6 +40,7 @@ class LocalTarget:
         self.overlay = overlay
         self.up_timeout_s = up_timeout_s
         self._control = ControlClient(state_dir)
+        self._model_name: str | None = None
 
     # lifecycle -------------------------------------------------------------------------
     def is_running(self) -> bool:
@@ -77,20 +82,37 @@ class LocalTarget:
         deadline = time.monotonic() + self.up_timeout_s
         status: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            process = getattr(self, "_process", None)
-            status = self._status_or_none() or {}
+            status = self._raw_status()
             if status.get("startup_error"):
                 self._reap()
                 raise TargetError(f"local target failed to start: {status['startup_error']}")
-            if process is not None and process.poll() is not None and not status:
+            process = getattr(self, "_process", None)
+            if process is not None and process.poll() is not None:
                 raise TargetError(f"local target failed to start: {self._last_log_line()}")
+            crashing = _crash_looping(status)
+            if crashing:
+                raise TargetError(self._crash_report(*crashing))
             ready = [p for p in status.get("pods", []) if p.get("ready")]
-            if status and len(ready) >= wanted:
+            if len(ready) >= wanted:
                 return
             time.sleep(_POLL_S)
         raise TargetError(
             f"not ready after {self.up_timeout_s:.0f} s: {_readiness_summary(status, wanted)}"
         )
+
+    def _raw_status(self) -> dict[str, Any]:
+        """status.json as written, also by a supervisor that has just failed."""
+        try:
+            document: dict[str, Any] = json.loads((self.state_dir / "status.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return document
+
+    def _crash_report(self, pod: str, container: str) -> str:
+        log = self.state_dir / "pods" / pod / f"{container}.log"
+        lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+        said = lines[-1] if lines else "no output"
+        return f"{pod}/{container} keeps crashing (CrashLoopBackOff): {said}"
 
     def _status_or_none(self) -> dict[str, Any] | None:
         try:
@@ -118,10 +140,8 @@ class LocalTarget:
         if status is None:
             return False
         pid = int(status["supervisor_pid"])
-        try:
+        with contextlib.suppress(TargetNotRunning):
             self._control.call("shutdown", timeout_s=timeout_s)
-        except TargetNotRunning:
-            pass
         deadline = time.monotonic() + timeout_s
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -179,8 +199,29 @@ class LocalTarget:
         )
         return Endpoint(addresses=addresses, tls=self.tls())
 
+    def model_name(self) -> str:
+        """The first model of the deployment's TF Serving model config file."""
+        if self._model_name is None:
+            for deployment in self.read_cluster().deployments:
+                for volume in deployment.template.volumes:
+                    for file_name, text in volume.files.items():
+                        if file_name.endswith("models.config"):
+                            models = parse_model_config(text, file_name).models
+                            if models:
+                                self._model_name = models[0].name
+                                return self._model_name
+            raise TargetError(f"{self.overlay}: no models.config in any configMap volume")
+        return self._model_name
+
     def model_status(self, name: str | None = None, version: int | None = None) -> ModelStatus:
-        return query_model_status(self.state_dir, read_status(self.state_dir), name, version)
+        status = read_status(self.state_dir)
+        ready = [p["address"] for p in status["pods"] if p.get("ready") and p.get("address")]
+        if not ready:
+            raise TargetError("no ready pod to ask for the model status")
+        return query_model_status(
+            self.state_dir / "pki", ready[0], status["tls"]["server_name"],
+            name or self.model_name(), version,
+        )
 
     def model_status_or_none(self) -> ModelStatus | None:
         try:
@@ -236,6 +277,15 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _crash_looping(status: dict[str, Any]) -> tuple[str, str] | None:
+    """The first (pod, container) restarted _CRASH_RESTARTS times without becoming ready."""
+    for pod in status.get("pods", []):
+        for container in pod.get("containers", []):
+            if container.get("restarts", 0) >= _CRASH_RESTARTS and not container.get("ready"):
+                return pod["name"], container["name"]
+    return None
 
 
 def _readiness_summary(status: dict[str, Any], wanted: int) -> str:
