@@ -104,7 +104,7 @@ def predict(address: str, credentials: grpc.ChannelCredentials | None, server_na
             rows: int = 8) -> Any:
     golden = load_golden(version=1)
     inputs, expected = golden.batch(rows)
-    request = predict_request(golden.model, inputs, input_name=golden.input_name)
+    request = predict_request(golden.model_name, inputs, input_name=golden.input_name)
     options = [("grpc.ssl_target_name_override", server_name)]
     channel = (grpc.secure_channel(address, credentials, options=options) if credentials
                else grpc.insecure_channel(address))
