@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint"]
+nox.options.sessions = ["tests", "lint", "validate-deploy"]
 nox.options.default_venv_backend = "none"
 
 ROOT = Path(__file__).parent
@@ -53,6 +53,16 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "src", "tests", "noxfile.py", env=env, external=True)
     session.run("mypy", env=env, external=True)
     session.run("lint-imports", env=env, external=True)
+
+
+@nox.session(name="validate-deploy")
+def validate_deploy(session: nox.Session) -> None:
+    """Render every overlay of reference-deploy/, validate it against the Kubernetes (1.29 to
+    current) and Istio/KEDA/Prometheus Operator schemas and run the policy checks. Rendered
+    YAML goes to reports/rendered/. Extra arguments go to the command (-- --only kind)."""
+    env = shared_env(session)
+    session.run("tfsverify", "validate-deploy", "--out", "reports/rendered", *session.posargs,
+                env=env, external=True)
 
 
 @nox.session

@@ -1,6 +1,7 @@
 """`tfsverify`: the command line. The only module that exits the process.
 
-Verbs: ``up``, ``status``, ``down`` (the local target), ``load`` (the gRPC load engine).
+Verbs: ``up``, ``status``, ``down`` (the local target), ``load`` (the gRPC load engine),
+``validate-deploy`` (static checks of reference-deploy/).
 Exit codes are those of :mod:`tfsverify.errors`.
 """
 
@@ -99,6 +100,12 @@ def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
     return load_command.run(args, endpoints)
 
 
+def cmd_validate_deploy(settings: Settings, args: argparse.Namespace) -> int:
+    from tfsverify.deploycheck import command as deploy_command
+
+    return deploy_command.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfsverify",
@@ -128,6 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     load = verbs.add_parser("load", help="open-loop gRPC Predict load with checked answers")
     load_command.add_arguments(load)
     load.set_defaults(handler=cmd_load)
+
+    from tfsverify.deploycheck import command as deploy_command
+
+    validate = verbs.add_parser(
+        "validate-deploy",
+        help="render reference-deploy/ overlays; schema and policy checks (exit 1 on findings)",
+    )
+    deploy_command.add_arguments(validate)
+    validate.set_defaults(handler=cmd_validate_deploy)
     return parser
 
 

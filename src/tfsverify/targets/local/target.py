@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tfsverify.errors import TargetError, TargetNotRunning
+from tfsverify.errors import BadInput, TargetError, TargetNotRunning
 from tfsverify.serving.config import parse_model_config
 from tfsverify.targets.base import Endpoint, GrpcFault, ModelStatus, Node, Pod, TlsMaterial
 from tfsverify.targets.local.control import ControlClient, read_status
@@ -57,6 +57,7 @@ class LocalTarget:
     def up(self) -> ClusterSpec:
         """Start the target unless it runs; return when every replica is ready."""
         cluster = self.read_cluster()
+        _check_host_paths(cluster)
         if not self.is_running():
             self._start_supervisor()
         self._wait_ready(cluster)
@@ -91,7 +92,11 @@ class LocalTarget:
                 raise TargetError(f"local target failed to start: {self._last_log_line()}")
             crashing = _crash_looping(status)
             if crashing:
-                raise TargetError(self._crash_report(*crashing))
+                pod, container, exit_code = crashing
+                report = self._crash_report(pod, container)
+                self.down()
+                # exit code 2 is the model server's "bad input" (flags, config, model path)
+                raise BadInput(report) if exit_code == 2 else TargetError(report)
             ready = [p for p in status.get("pods", []) if p.get("ready")]
             if len(ready) >= wanted:
                 return
@@ -279,13 +284,24 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _crash_looping(status: dict[str, Any]) -> tuple[str, str] | None:
-    """The first (pod, container) restarted _CRASH_RESTARTS times without becoming ready."""
+def _crash_looping(status: dict[str, Any]) -> tuple[str, str, int | None] | None:
+    """The first (pod, container, last exit code) restarted _CRASH_RESTARTS times, never ready."""
     for pod in status.get("pods", []):
         for container in pod.get("containers", []):
             if container.get("restarts", 0) >= _CRASH_RESTARTS and not container.get("ready"):
-                return pod["name"], container["name"]
+                return pod["name"], container["name"], container.get("last_exit_code")
     return None
+
+
+def _check_host_paths(cluster: ClusterSpec) -> None:
+    """A hostPath volume must exist, as the kubelet refuses to mount one that does not."""
+    for deployment in cluster.deployments:
+        for volume in deployment.template.volumes:
+            if volume.host_path is not None and not volume.host_path.exists():
+                raise BadInput(
+                    f"Deployment/{deployment.name}: volume {volume.name}: hostPath "
+                    f"{volume.host_path} does not exist"
+                )
 
 
 def _readiness_summary(status: dict[str, Any], wanted: int) -> str:
