@@ -132,7 +132,9 @@ def test_ignored_lists_unmodelled_fields_and_kinds(cluster: ClusterSpec,
             in deployment.ignored)
     assert not any(".args" in entry or "livenessProbe" in entry for entry in deployment.ignored)
     assert cluster.ignored == (
-        "ServiceAccount/anomaly-detection: not modelled by the local target",)
+        "ServiceAccount/anomaly-detection: not modelled by the local target",
+        "NetworkPolicy/anomaly-detection: not modelled by the local target",
+        "NetworkPolicy/default-deny: not modelled by the local target")
 
 
 @needs_kubectl
