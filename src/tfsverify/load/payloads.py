@@ -1,0 +1,85 @@
+"""Golden requests, serialised once, and the check of every answer against them.
+
+The engine rotates over up to 64 batches of golden rows. Each batch becomes a Predict
+request serialised to bytes once, before the run; each answer is parsed and its ``score``
+compared with the golden scores within the golden set's tolerance. An answer that does not
+parse, lacks the output or holds other numbers is a *wrong answer*, counted apart from
+gRPC errors: a replica that serves wrong numbers fast must not look healthy.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from tfsverify.errors import TfsverifyError
+from tfsverify.serving.protos import predict_pb2
+from tfsverify.serving.requests import output_array, predict_request
+
+MAX_BATCHES = 64
+MAX_KNOWN_GOOD = 8  # distinct right answers remembered per batch
+
+
+class AnswerKey(Protocol):
+    """What the engine needs of a golden set (:class:`tfsverify.serving.golden.GoldenSet`)."""
+
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def input_name(self) -> str: ...
+    @property
+    def output_name(self) -> str: ...
+    @property
+    def signature_name(self) -> str: ...
+    def __len__(self) -> int: ...
+    def batch(self, size: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]: ...
+    def matches(self, got: np.ndarray, expected: np.ndarray) -> bool: ...
+
+
+class Payloads:
+    """Pre-serialised golden requests; request ``i`` uses batch ``i % len(payloads)``."""
+
+    def __init__(
+        self, golden: AnswerKey, batch_size: int = 1, model_version: int | None = None
+    ) -> None:
+        self.golden = golden
+        count = max(1, min(MAX_BATCHES, len(golden) // batch_size))
+        self.bodies: list[bytes] = []
+        self.expected: list[np.ndarray] = []
+        self._known_good: list[set[bytes]] = []
+        for number in range(count):
+            inputs, scores = golden.batch(batch_size, offset=number * batch_size)
+            request = predict_request(
+                golden.model_name,
+                inputs,
+                input_name=golden.input_name,
+                version=model_version,
+                signature=golden.signature_name,
+            )
+            self.bodies.append(request.SerializeToString())
+            self.expected.append(np.asarray(scores))
+            self._known_good.append(set())
+
+    def __len__(self) -> int:
+        return len(self.bodies)
+
+    def check(self, raw: bytes, number: int) -> bool:
+        """Whether ``raw`` (a serialised PredictResponse) answers batch ``number`` right.
+
+        An answer byte-identical to one already found right is right without parsing it
+        again (servers repeat themselves), which saves most of the checking time.
+        """
+        known = self._known_good[number]
+        if raw in known:
+            return True
+        try:
+            response = predict_pb2.PredictResponse.FromString(raw)
+            got = output_array(response, self.golden.output_name)
+        except (DecodeError, TfsverifyError):
+            return False
+        right = self.golden.matches(got, self.expected[number])
+        if right and len(known) < MAX_KNOWN_GOOD:
+            known.add(raw)
+        return right
