@@ -21,6 +21,11 @@ ROOT = Path(__file__).parent
 SHARED = ROOT / ".nox" / "shared"
 
 
+def tool(name: str) -> str:
+    """A program of the shared environment, by absolute path (nox would search the host PATH)."""
+    return str(SHARED / "bin" / name)
+
+
 def shared_env(session: nox.Session) -> dict[str, str]:
     """Create or refresh the shared environment; return the env to run its tools with."""
     want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
@@ -43,16 +48,16 @@ def shared_env(session: nox.Session) -> dict[str, str]:
 def tests(session: nox.Session) -> None:
     """The project's test suite (what CI runs). Extra arguments go to pytest."""
     env = shared_env(session)
-    session.run("pytest", *session.posargs, env=env, external=True)
+    session.run(tool("pytest"), *session.posargs, env=env, external=True)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff, mypy and the import-direction contracts of DESIGN.md."""
     env = shared_env(session)
-    session.run("ruff", "check", "src", "tests", "noxfile.py", env=env, external=True)
-    session.run("mypy", env=env, external=True)
-    session.run("lint-imports", env=env, external=True)
+    session.run(tool("ruff"), "check", "src", "tests", "noxfile.py", env=env, external=True)
+    session.run(tool("mypy"), env=env, external=True)
+    session.run(tool("lint-imports"), env=env, external=True)
 
 
 @nox.session(name="validate-deploy")
@@ -61,7 +66,7 @@ def validate_deploy(session: nox.Session) -> None:
     current) and Istio/KEDA/Prometheus Operator schemas and run the policy checks. Rendered
     YAML goes to reports/rendered/. Extra arguments go to the command (-- --only kind)."""
     env = shared_env(session)
-    session.run("tfsverify", "validate-deploy", "--out", "reports/rendered", *session.posargs,
+    session.run(tool("tfsverify"), "validate-deploy", "--out", "reports/rendered", *session.posargs,
                 env=env, external=True)
 
 
@@ -69,12 +74,12 @@ def validate_deploy(session: nox.Session) -> None:
 def up(session: nox.Session) -> None:
     """Start the local target (the reference deployment as processes on this machine)."""
     env = shared_env(session)
-    session.run("tfsverify", "up", *session.posargs, env=env, external=True)
-    session.run("tfsverify", "status", env=env, external=True)
+    session.run(tool("tfsverify"), "up", *session.posargs, env=env, external=True)
+    session.run(tool("tfsverify"), "status", env=env, external=True)
 
 
 @nox.session
 def down(session: nox.Session) -> None:
     """Stop the local target."""
     env = shared_env(session)
-    session.run("tfsverify", "down", env=env, external=True)
+    session.run(tool("tfsverify"), "down", env=env, external=True)
