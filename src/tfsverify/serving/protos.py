@@ -31,7 +31,7 @@ def _stand_in_parents() -> list[str]:
     spec = importlib.util.find_spec("tensorflow")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("tensorflow is not installed (tensorflow-serving-api needs it)")
-    root = list(spec.submodule_search_locations)[0]
+    root = next(iter(spec.submodule_search_locations))
     added = []
     for name in _PARENTS:
         module = types.ModuleType(name)

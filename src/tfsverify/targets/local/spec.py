@@ -131,7 +131,8 @@ class MeshPolicy:
     """The Istio objects that select this workload, in Istio's own field shapes."""
 
     mtls_mode: str  # STRICT | PERMISSIVE | DISABLE (UNSET resolves to PERMISSIVE)
-    authorization: tuple[dict[str, Any], ...]  # [{"name", "action", "rules"}] from AuthorizationPolicy
+    # [{"name", "action", "rules"}] from the AuthorizationPolicies that select the workload
+    authorization: tuple[dict[str, Any], ...]
     fault: dict[str, Any] | None  # VirtualService http[].fault of the route to this service
     retries: dict[str, Any] | None  # VirtualService http[].retries (None = Istio's default policy)
     timeout_s: float | None  # VirtualService http[].timeout
