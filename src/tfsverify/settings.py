@@ -1,14 +1,7 @@
-"""Settings, built once at the edge (CLI, nox, the Chaos Toolkit extension) and passed down.
+"""Settings, built once at the edge (the CLI, nox) and passed down.
 
-Environment variables (all optional):
-
-``TFSVERIFY_TARGET``       ``local`` (default) or ``kubernetes``
-``TFSVERIFY_STATE_DIR``    where the local target keeps its state, certificates and logs
-                           (default ``$XDG_STATE_HOME/tfsverify/local``, else
-                           ``~/.local/state/tfsverify/local``)
-``TFSVERIFY_OVERLAY``      the Kustomize overlay the local target runs
-                           (default ``reference-deploy/overlays/local`` of this checkout)
-``TFSVERIFY_UP_TIMEOUT_S`` how long ``up`` waits for every replica to be ready (default 180)
+The environment variables and their defaults are documented, and read, in
+:mod:`tfsverify.targets.environment`; flags given on the command line win over them.
 """
 
 from __future__ import annotations
@@ -18,10 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tfsverify.errors import BadInput
-
-TARGET_KINDS = ("local", "kubernetes")
-_OVERLAY_IN_REPO = Path("reference-deploy") / "overlays" / "local"
+from tfsverify.targets.environment import (
+    checked_overlay,
+    local_overlay,
+    local_state_dir,
+    target_kind,
+    up_timeout_s,
+)
 
 
 @dataclass(frozen=True)
@@ -37,30 +33,6 @@ class Settings:
     local: LocalSettings
 
 
-def _default_state_dir(env: Mapping[str, str]) -> Path:
-    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "tfsverify" / "local"
-
-
-def _default_overlay() -> Path:
-    """The local overlay of the checkout we run from, else of the checkout we are installed from."""
-    here = Path.cwd() / _OVERLAY_IN_REPO
-    if here.is_dir():
-        return here
-    source_checkout = Path(__file__).resolve().parents[2]
-    return source_checkout / _OVERLAY_IN_REPO
-
-
-def _positive_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadInput(f"{name}={raw!r}: not a number") from None
-    if value <= 0:
-        raise BadInput(f"{name}={raw!r}: must be positive")
-    return value
-
-
 def load_settings(
     env: Mapping[str, str] | None = None,
     *,
@@ -70,25 +42,9 @@ def load_settings(
 ) -> Settings:
     """Build the settings from explicit values, then the environment, then defaults."""
     env = os.environ if env is None else env
-    kind = target or env.get("TFSVERIFY_TARGET", "local")
-    if kind not in TARGET_KINDS:
-        raise BadInput(f"TFSVERIFY_TARGET={kind!r}: expected one of {', '.join(TARGET_KINDS)}")
-    state = state_dir or (
-        Path(env["TFSVERIFY_STATE_DIR"]) if env.get("TFSVERIFY_STATE_DIR") else None
-    )
-    chosen_overlay = overlay or (
-        Path(env["TFSVERIFY_OVERLAY"]) if env.get("TFSVERIFY_OVERLAY") else _default_overlay()
-    )
-    if not (chosen_overlay / "kustomization.yaml").is_file():
-        raise BadInput(
-            f"{chosen_overlay}: no kustomization.yaml (set TFSVERIFY_OVERLAY or --overlay)"
-        )
-    timeout = _positive_float(
-        "TFSVERIFY_UP_TIMEOUT_S", env.get("TFSVERIFY_UP_TIMEOUT_S", "180")
-    )
     local = LocalSettings(
-        state_dir=(state or _default_state_dir(env)).resolve(),
-        overlay=chosen_overlay.resolve(),
-        up_timeout_s=timeout,
+        state_dir=state_dir.resolve() if state_dir else local_state_dir(env),
+        overlay=checked_overlay(overlay) if overlay else local_overlay(env),
+        up_timeout_s=up_timeout_s(env),
     )
-    return Settings(target=kind, local=local)
+    return Settings(target=target_kind(env, target), local=local)
