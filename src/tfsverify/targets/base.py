@@ -66,6 +66,16 @@ class GrpcFault:
     delay_pct: float = 0.0
 
 
+@dataclass(frozen=True)
+class SecurityCheck:
+    """A mesh security probe's outcome: ``passed``, the gRPC status the client saw, why."""
+
+    name: str
+    passed: bool
+    status: str  # "OK" or a gRPC status name
+    detail: str
+
+
 @runtime_checkable
 class Target(Protocol):
     """What experiments, probes and the load engine may ask of a target."""
@@ -85,3 +95,13 @@ class Target(Protocol):
     def kill_sidecar(self, pod: str) -> list[str]: ...
     def inject_grpc_fault(self, fault: GrpcFault) -> list[str]: ...
     def clear_faults(self) -> list[str]: ...
+
+    # the disruption budget of the serving deployment (blast-radius checks)
+    def desired_replicas(self) -> int: ...
+    def min_available(self) -> int: ...
+
+    # mesh security probes: one real call each, never raising for a policy failure
+    def plaintext_call_rejected(self) -> SecurityCheck: ...
+    def foreign_ca_rejected(self) -> SecurityCheck: ...
+    def unauthorised_principal_denied(self) -> SecurityCheck: ...
+    def authorised_call_succeeds(self) -> SecurityCheck: ...

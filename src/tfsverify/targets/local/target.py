@@ -20,11 +20,21 @@ from typing import Any
 
 from tfsverify.errors import BadInput, TargetError, TargetNotRunning
 from tfsverify.serving.config import parse_model_config
-from tfsverify.targets.base import Endpoint, GrpcFault, ModelStatus, Node, Pod, TlsMaterial
+from tfsverify.targets.base import (
+    Endpoint,
+    GrpcFault,
+    ModelStatus,
+    Node,
+    Pod,
+    SecurityCheck,
+    TlsMaterial,
+)
+from tfsverify.targets.local import security
 from tfsverify.targets.local.control import ControlClient, read_status
+from tfsverify.targets.local.disruption import desired_healthy
 from tfsverify.targets.local.manifests import read_cluster
 from tfsverify.targets.local.model_status import query_model_status
-from tfsverify.targets.local.spec import ClusterSpec
+from tfsverify.targets.local.spec import ClusterSpec, DeploymentSpec
 
 _POLL_S = 0.25
 _CRASH_RESTARTS = 3  # restarts before `up` gives up on a container that never gets ready
@@ -41,6 +51,7 @@ class LocalTarget:
         self.up_timeout_s = up_timeout_s
         self._control = ControlClient(state_dir)
         self._model_name: str | None = None
+        self._serving_spec: DeploymentSpec | None = None
 
     # lifecycle -------------------------------------------------------------------------
     def is_running(self) -> bool:
@@ -272,6 +283,47 @@ class LocalTarget:
 
     def clear_faults(self) -> list[str]:
         return list(self._control.call("clear_fault") or [])
+
+    # disruption budget -----------------------------------------------------------------
+    def _serving(self) -> DeploymentSpec:
+        """The serving deployment: the first one (the local overlay runs one)."""
+        if self._serving_spec is None:
+            deployments = self.read_cluster().deployments
+            if not deployments:
+                raise TargetError(f"{self.overlay}: no Deployment in the overlay")
+            self._serving_spec = deployments[0]
+        return self._serving_spec
+
+    def desired_replicas(self) -> int:
+        return self._serving().replicas
+
+    def min_available(self) -> int:
+        """Ready pods the PodDisruptionBudget requires (0 without a budget)."""
+        serving = self._serving()
+        return desired_healthy(serving.budget, serving.replicas) if serving.budget else 0
+
+    # mesh security probes --------------------------------------------------------------
+    def _caller(self) -> security.Caller:
+        from tfsverify.serving.golden import load_golden
+
+        status = read_status(self.state_dir)
+        ready = [p["address"] for p in status["pods"] if p.get("ready") and p.get("address")]
+        if not ready:
+            raise TargetError("no ready pod to probe the mesh security of")
+        return security.Caller(self.state_dir / "pki", ready[0], status["tls"]["server_name"],
+                               load_golden())
+
+    def plaintext_call_rejected(self) -> SecurityCheck:
+        return security.plaintext_call_rejected(self._caller())
+
+    def foreign_ca_rejected(self) -> SecurityCheck:
+        return security.foreign_ca_rejected(self._caller())
+
+    def unauthorised_principal_denied(self) -> SecurityCheck:
+        return security.unauthorised_principal_denied(self._caller())
+
+    def authorised_call_succeeds(self) -> SecurityCheck:
+        return security.authorised_call_succeeds(self._caller())
 
 
 def _alive(pid: int) -> bool:
