@@ -48,3 +48,9 @@ def test_times_and_durations() -> None:
     assert format_duration(245) == "4 min 05 s"
     assert format_duration(3725) == "1 h 02 min 05 s"
     assert format_ms(None) == "n/a"
+
+
+def test_band_limit_reads_as_an_interval() -> None:
+    from tfsverify.report.formatting import format_limit
+
+    assert format_limit("in", [0.14, 0.26], "ratio") == "in [14.00 %, 26.00 %]"

@@ -39,7 +39,10 @@ def format_value(value: Any, unit: str | None = None) -> str:
 
 
 def format_limit(comparison: str | None, limit: Any, unit: str | None = None) -> str:
-    """A limit with its comparison: ``≥ 99.00 %``, ``≤ 250 ms``."""
+    """A limit with its comparison: ``≥ 99.00 %``, ``≤ 250 ms``, ``in [14.00 %, 26.00 %]``."""
+    if isinstance(limit, list | tuple) and len(limit) == 2:
+        low, high = (format_value(bound, unit) for bound in limit)
+        return f"in [{low}, {high}]"
     sign = COMPARISON_SIGNS.get(comparison or "", comparison or "")
     text = format_value(limit, unit)
     return f"{sign} {text}".strip()

@@ -1,0 +1,1 @@
+"""Faults and checks of the service mesh: Istio-style gRPC faults and mTLS enforcement."""

@@ -1,0 +1,1 @@
+"""Faults and checks of the nodes the serving pods run on."""

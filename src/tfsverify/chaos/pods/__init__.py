@@ -1,0 +1,1 @@
+"""Faults and checks of the serving pods (the model server replicas)."""
