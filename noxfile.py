@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -44,6 +45,18 @@ def shared_env(session: nox.Session) -> dict[str, str]:
     return env
 
 
+def run_keeping_exit_code(session: nox.Session, *command: str, env: dict[str, str]) -> None:
+    """Run a tfsverify verb; a failure ends nox with the verb's own exit code.
+
+    nox would turn every failure into exit 1, and scripts tell an SLO breach (1) from bad
+    input (2) and a broken target (3) by the code.
+    """
+    session.log(" ".join(command))
+    code = subprocess.run(command, env=env, check=False).returncode
+    if code != 0:
+        raise SystemExit(code)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The project's test suite (what CI runs). Extra arguments go to pytest."""
@@ -68,6 +81,15 @@ def validate_deploy(session: nox.Session) -> None:
     env = shared_env(session)
     session.run(tool("tfsverify"), "validate-deploy", "--out", "reports/rendered", *session.posargs,
                 env=env, external=True)
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """Every experiment of experiments/ under gRPC load against the selected target
+    (TFSVERIFY_TARGET, local by default); one report in reports/<run-id>/. Exit 0 pass,
+    1 SLO breach, 2 bad input, 3 target failure, 130 interrupted."""
+    env = shared_env(session)
+    run_keeping_exit_code(session, tool("tfsverify"), "chaos", *session.posargs, env=env)
 
 
 @nox.session

@@ -1,7 +1,9 @@
 """`tfsverify`: the command line. The only module that exits the process.
 
 Verbs: ``up``, ``status``, ``down`` (the local target), ``load`` (the gRPC load engine),
-``validate-deploy`` (static checks of reference-deploy/).
+``chaos`` (experiments under load, SLO verdicts, one report), ``recover`` (undo faults left by
+a crash), ``report`` (render a run's report again), ``validate-deploy`` (static checks of
+reference-deploy/).
 Exit codes are those of :mod:`tfsverify.errors`.
 """
 
@@ -33,9 +35,21 @@ _out = Console(highlight=False, soft_wrap=True)
 
 def _local_target(settings: Settings) -> LocalTarget:
     if settings.target != "local":
-        raise BadInput(f"TFSVERIFY_TARGET={settings.target}: this command needs the local target")
+        raise BadInput(
+            f"TFSVERIFY_TARGET={settings.target}: this command manages the local target "
+            "(a cluster is set up with reference-deploy/scripts/bootstrap.sh)"
+        )
     local = settings.local
     return LocalTarget(local.state_dir, local.overlay, local.up_timeout_s)
+
+
+def _target(settings: Settings) -> Any:
+    """The selected target; the kubernetes one refuses contexts and namespaces not allowed."""
+    if settings.target == "kubernetes":
+        from tfsverify.targets.kubernetes import KubernetesTarget
+
+        return KubernetesTarget.from_environment()
+    return _local_target(settings)
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
@@ -65,7 +79,7 @@ def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    status = _local_target(settings).status()
+    status = _target(settings).status()
     if args.json:
         print(json.dumps(status, indent=2, sort_keys=True))
         return EXIT_OK
@@ -88,7 +102,7 @@ def _print_status(status: dict[str, Any]) -> None:
         versions = ", ".join(f"{v}: {s}" for v, s in sorted(model["versions"].items()))
         _out.print(f"model {model['name']}: {versions}")
     tls = status["tls"]
-    _out.print(f"client identity {tls['principal']} (ca {tls['ca']})")
+    _out.print(f"client identity {tls['principal']} (ca {tls.get('ca') or 'from the mesh'})")
 
 
 def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
@@ -96,8 +110,28 @@ def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
 
     endpoints = None
     if not args.address:
-        endpoints = _local_target(settings).endpoint
+        endpoints = _target(settings).endpoint
     return load_command.run(args, endpoints)
+
+
+def cmd_chaos(settings: Settings, args: argparse.Namespace) -> int:
+    from tfsverify.chaos import command as chaos_command
+
+    return chaos_command.run(args, target=_target(settings))
+
+
+def cmd_recover(settings: Settings, args: argparse.Namespace) -> int:
+    from tfsverify.chaos.recover import run_command
+
+    return run_command(_target(settings))
+
+
+def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from tfsverify.report import render_again
+
+    for path in render_again(args.run_dir):
+        _err.print(f"wrote {path}")
+    return EXIT_OK
 
 
 def cmd_validate_deploy(settings: Settings, args: argparse.Namespace) -> int:
@@ -135,6 +169,24 @@ def build_parser() -> argparse.ArgumentParser:
     load = verbs.add_parser("load", help="open-loop gRPC Predict load with checked answers")
     load_command.add_arguments(load)
     load.set_defaults(handler=cmd_load)
+
+    from tfsverify.chaos import command as chaos_command
+
+    chaos = verbs.add_parser(
+        "chaos", help="run experiments/ under gRPC load, judge the SLOs, write one report"
+    )
+    chaos_command.add_arguments(chaos)
+    chaos.set_defaults(handler=cmd_chaos)
+
+    recover = verbs.add_parser(
+        "recover", help="undo every fault tfsverify applied and did not undo (after a crash)"
+    )
+    recover.set_defaults(handler=cmd_recover)
+
+    report = verbs.add_parser("report", help="render report.html/.md/junit.xml again")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="a run folder under reports/ (holds summary.json)")
+    report.set_defaults(handler=cmd_report)
 
     from tfsverify.deploycheck import command as deploy_command
 
