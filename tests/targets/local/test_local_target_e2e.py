@@ -206,3 +206,25 @@ def test_down_leaves_no_process_behind(target: dict[str, Any]) -> None:
     assert down.returncode == 0, down.stderr
     wait_for(lambda: not processes_of(target["state_dir"]), 10, "every process to exit")
     assert cli(target["env"], "status", "--json").returncode == 3
+
+
+def test_replicas_changed_in_the_overlay_show_in_status(tmp_path: Path) -> None:
+    """The local overlay is what runs: two replicas written into a copy give two pods."""
+    import shutil
+
+    reference = tmp_path / "reference-deploy"
+    shutil.copytree(REPO / "reference-deploy", reference, ignore=shutil.ignore_patterns("model"))
+    (reference / "model").symlink_to(REPO / "reference-deploy" / "model")
+    deployment = reference / "base" / "deployment.yaml"
+    deployment.write_text(deployment.read_text().replace("replicas: 3", "replicas: 2", 1))
+    env = target_env(tmp_path / "state", block=65, overlay=reference / "overlays" / "local")
+    try:
+        up = cli(env, "up")
+        assert up.returncode == 0, up.stderr[-3000:]
+        document = json.loads(cli(env, "status", "--json").stdout)
+        assert len(document["pods"]) == 2
+        assert all(p["ready"] for p in document["pods"])
+    finally:
+        cli(env, "down", timeout_s=60)
+        for process in processes_of(tmp_path / "state"):
+            process.kill()
