@@ -6,12 +6,19 @@ requests are outstanding: past that bound a due request is not sent but counted 
 with status ``CLIENT_OVERLOAD``, never dropped silently. Every answer is checked
 (:mod:`tfsverify.load.payloads`). Endpoints are re-read every ``refresh_s`` seconds.
 
+When the endpoints carry the route's retry policy (:mod:`tfsverify.load.retries`), a failed
+try is retried on another endpoint like a sidecar would: the request's latency still runs
+from its intended time to the final answer, its status is the last try's, and every extra
+try is counted (``retries``). The profile's ``deadline_ms`` (or the route's shorter
+``timeout``) bounds the whole request, retries included; ``perTryTimeout`` each try.
+
 Use :func:`tfsverify.load.run_load`; this module is its single-process core.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 from collections import Counter
@@ -22,11 +29,13 @@ from typing import Protocol
 import grpc
 import grpc.aio
 
-from tfsverify.load.mesh import EndpointSource, Host, Pool, as_upstream
+from tfsverify.load.mesh import EndpointSource, Host, Pool, Upstream, as_upstream
 from tfsverify.load.payloads import Payloads
 from tfsverify.load.profiles import Profile
 from tfsverify.load.recorder import CLIENT_OVERLOAD, Counts, IntervalStats, Recorder
+from tfsverify.load.retries import RetryRule, per_try_timed_out
 from tfsverify.load.schedule import intended_offsets, segments, total_s
+from tfsverify.targets.base import RoutePolicy
 
 _YIELD_EVERY = 32  # requests sent back to back before the loop gets a turn
 
@@ -74,6 +83,7 @@ class EngineOutput:
     addresses_seen: set[str] = field(default_factory=set)
     refresh_errors: int = 0
     last_refresh_error: str | None = None
+    route: RoutePolicy | None = None  # the retry policy applied last (None: no retries)
 
 
 class Engine:
@@ -114,10 +124,29 @@ class Engine:
         self._last_refresh_error: str | None = None
         self._last_offset = 0.0
         self._broken = False
+        self._rng = random.Random(seed + worker)
+        self._route: RoutePolicy | None = None
+        self.retry: RetryRule | None = None
+        self.overall_s = self.try_s = self.deadline_s
+
+    def _update(self, upstream: Upstream) -> None:
+        """New endpoints (and route policy) from the source."""
+        self.pool.update(upstream)
+        route = upstream.route
+        if route == self._route:
+            return
+        self._route = route
+        self.retry = RetryRule.from_route(route)
+        overall = self.deadline_s
+        if route is not None and not route.fault_on_route and route.timeout_s:
+            overall = min(overall, route.timeout_s)
+        self.overall_s = overall
+        per_try = self.retry.per_try_timeout_s if self.retry is not None else None
+        self.try_s = min(overall, per_try) if per_try else overall
 
     async def run(self) -> EngineOutput:
         """Send the whole schedule (or until the stop event), wait for answers, return counts."""
-        self.pool.update(as_upstream(self.source()))  # a failing first read stops the run here
+        self._update(as_upstream(self.source()))  # a failing first read stops the run here
         start_unix = self._start_unix if self._start_unix is not None else time.time()
         self.t0 = time.perf_counter() + (start_unix - time.time())
         self.recorder = Recorder(start_unix, self.warmup_end_s, keep_histograms=self._keep)
@@ -190,15 +219,20 @@ class Engine:
         recorder.in_flight += 1
         host.in_flight += 1
         task = asyncio.get_running_loop().create_task(
-            self._call(host, number % len(self.payloads), index, warmup, due)
+            self._call(host, number % len(self.payloads), index, warmup, due, now)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _call(self, host: Host, batch: int, index: int, warmup: bool, due: float) -> None:
+    async def _call(
+        self, host: Host, batch: int, index: int, warmup: bool, due: float, sent: float
+    ) -> None:
         recorder = self.recorder
         try:
-            raw = await host.call(self.payloads.bodies[batch], timeout=self.deadline_s)
+            try:
+                raw = await host.call(self.payloads.bodies[batch], timeout=self.try_s)
+            except grpc.aio.AioRpcError as err:
+                raw = await self._retry(err, host, batch, index, warmup, sent)
         except grpc.aio.AioRpcError as err:
             recorder.failed(index, warmup, err.code().name)
         except (asyncio.CancelledError, grpc.aio.UsageError):
@@ -210,6 +244,47 @@ class Engine:
             recorder.in_flight -= 1
             host.in_flight -= 1
 
+    async def _retry(
+        self, err: grpc.aio.AioRpcError, host: Host, batch: int, index: int, warmup: bool,
+        sent: float,
+    ) -> bytes:
+        """Retry a failed try as the route's policy says; the answer, or the last error."""
+        rule = self.retry
+        if rule is None:
+            raise err
+        clock = time.perf_counter
+        tried = {host.address}
+        try_start, try_s = sent, self.try_s
+        for retry in range(1, rule.retries + 1):
+            now = clock()
+            left_s = self.overall_s - (now - sent)
+            code = err.code()
+            timed_out = per_try_timed_out(code, now - try_start, try_s)
+            if left_s <= 0.001 or not rule.retries_on(code, err.details() or "", timed_out):
+                break
+            pause_s = rule.backoff_s(retry, self._rng)
+            if pause_s >= left_s:
+                break
+            if pause_s > 0:
+                await asyncio.sleep(pause_s)
+            target = self.pool.pick_retry(tried)
+            if target is None:
+                break  # no ready endpoint left: the last error stands
+            tried.add(target.address)
+            try_start = clock()
+            try_s = self.overall_s - (try_start - sent)
+            if rule.per_try_timeout_s:
+                try_s = min(try_s, rule.per_try_timeout_s)
+            self.recorder.retried(index, warmup)
+            target.in_flight += 1
+            try:
+                return await target.call(self.payloads.bodies[batch], timeout=try_s)
+            except grpc.aio.AioRpcError as again:
+                err = again
+            finally:
+                target.in_flight -= 1
+        raise err
+
     # -- background: endpoint refresh and the once-a-second tick -------------------------
 
     async def _refresh(self) -> None:
@@ -217,7 +292,7 @@ class Engine:
             await asyncio.sleep(self.refresh_s)
             try:
                 upstream = as_upstream(await asyncio.to_thread(self.source))
-                self.pool.update(upstream)
+                self._update(upstream)
             except Exception as exc:  # keep the last endpoints, count the failure, go on
                 self._refresh_errors += 1
                 self._last_refresh_error = f"{type(exc).__name__}: {exc}"
@@ -269,4 +344,5 @@ class Engine:
             addresses_seen=self.pool.addresses_seen,
             refresh_errors=self._refresh_errors,
             last_refresh_error=self._last_refresh_error,
+            route=self._route,
         )

@@ -48,6 +48,7 @@ def merge_outputs(outputs: Sequence[EngineOutput]) -> EngineOutput:
         addresses_seen=set().union(*(o.addresses_seen for o in outputs)),
         refresh_errors=sum(o.refresh_errors for o in outputs),
         last_refresh_error=errors[-1] if errors else None,
+        route=outputs[-1].route,
     )
 
 
@@ -84,4 +85,5 @@ def _merge_interval(index: int, parts: Sequence[IntervalStats]) -> IntervalStats
         p99_ms=pct["p99"],
         max_ms=pct["max"],
         histogram=histogram.encode() if encoded else None,
+        retries=sum(p.retries for p in parts),
     )

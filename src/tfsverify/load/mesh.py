@@ -6,6 +6,8 @@ request over the endpoints (round robin, or least request with two random choice
 Envoy's default) and refreshing the endpoint list while it runs, as Envoy does from EDS:
 new or restarted pods get traffic again, removed ones stop getting it. With no ready
 endpoint a request fails at once with UNAVAILABLE ("no healthy upstream", Envoy's words).
+Where the endpoint carries the route's retry policy, failed tries are retried on another
+endpoint as the sidecar would (:mod:`tfsverify.load.retries`).
 
 Plain address mode is the same with one fixed address, in plaintext or TLS.
 """
@@ -25,7 +27,7 @@ import grpc.aio
 
 from tfsverify.errors import BadInput, TargetError
 from tfsverify.serving.protos import PREDICT_METHOD
-from tfsverify.targets.base import Endpoint, TlsMaterial
+from tfsverify.targets.base import Endpoint, RoutePolicy, TlsMaterial
 
 _CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     # each channel owns its connection: a restarted pod at the same address gets a fresh one
@@ -66,10 +68,12 @@ class ClientTls:
 
 @dataclass(frozen=True)
 class Upstream:
-    """The ready endpoint addresses (``host:port``) and how to secure the connections."""
+    """The ready endpoint addresses (``host:port``), how to secure the connections, and the
+    route's retry policy that the client applies (``None``: no retries)."""
 
     addresses: tuple[str, ...]
     tls: ClientTls | None = None
+    route: RoutePolicy | None = None
 
 
 EndpointSource = Callable[[], "Endpoint | Upstream"]
@@ -80,7 +84,7 @@ def as_upstream(endpoint: Endpoint | Upstream) -> Upstream:
     if isinstance(endpoint, Upstream):
         return endpoint
     tls = ClientTls.from_material(endpoint.tls) if endpoint.tls is not None else None
-    return Upstream(tuple(endpoint.addresses), tls)
+    return Upstream(tuple(endpoint.addresses), tls, endpoint.route)
 
 
 def fixed_upstream(address: str, tls: ClientTls | None = None) -> Callable[[], Upstream]:
@@ -165,6 +169,7 @@ class Pool:
         self._hosts: dict[str, Host] = {}
         self._ring: tuple[Host, ...] = ()
         self._cursor = 0
+        self._retry_cursor = 0
         self._closing: set[asyncio.Task[None]] = set()
         self.sent_by_address: Counter[str] = Counter()
         self.addresses_seen: set[str] = set()
@@ -204,6 +209,16 @@ class Pool:
             host = ring[self._cursor % len(ring)]
         self.sent_by_address[host.address] += 1
         return host
+
+    def pick_retry(self, tried: set[str]) -> Host | None:
+        """The endpoint for a retry: one not ``tried`` yet when there is one (Istio's
+        ``retryIgnorePreviousHosts``), else any; ``None`` when there is no ready endpoint."""
+        ring = self._ring
+        if not ring:
+            return None
+        fresh = [host for host in ring if host.address not in tried] or ring
+        self._retry_cursor += 1  # apart from first tries, whose rotation stays as it was
+        return fresh[self._retry_cursor % len(fresh)]
 
     async def close(self) -> None:
         for host in list(self._hosts.values()):

@@ -8,7 +8,9 @@ status instead.
 
 The time series has one :class:`IntervalStats` per second of the run, keyed by the second in
 which each request was *due*, so a fault window's requests and their outcomes sit together.
-Warm-up seconds are in the series (flagged) but not in the totals.
+Warm-up seconds are in the series (flagged) but not in the totals. ``retries`` counts the
+extra tries the route's retry policy made (a request answered on its second try is one
+``ok`` and one retry).
 
 Histograms are exported encoded (HdrHistogram's compressed form) so that the results of
 several worker processes merge exactly: see :mod:`tfsverify.load.merge`.
@@ -65,6 +67,7 @@ class Counts:
     overload: int = 0
     no_upstream: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
 
     def add(self, other: Counts) -> None:
         self.sent += other.sent
@@ -74,6 +77,7 @@ class Counts:
         self.overload += other.overload
         self.no_upstream += other.no_upstream
         self.by_status.update(other.by_status)
+        self.retries += other.retries
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class IntervalStats:
     p99_ms: float | None
     max_ms: float | None
     histogram: bytes | None = None  # encoded, kept only when results are to be merged
+    retries: int = 0  # extra tries of the requests due in this second
 
 
 class _OpenInterval:
@@ -168,6 +173,12 @@ class Recorder:
         _count_failure(interval.counts, status, no_upstream)
         if not warmup:
             _count_failure(self.totals, status, no_upstream)
+
+    def retried(self, index: int, warmup: bool) -> None:
+        """A request due in interval ``index`` is tried once more (route retry policy)."""
+        self._open[index].counts.retries += 1
+        if not warmup:
+            self.totals.retries += 1
 
     # -- intervals --------------------------------------------------------------------
 
@@ -246,6 +257,7 @@ class Recorder:
             p99_ms=pct["p99"],
             max_ms=pct["max"],
             histogram=histogram.encode() if self.keep_histograms else None,
+            retries=counts.retries,
         )
 
 

@@ -7,6 +7,10 @@ time series goes beside it as ``series.parquet`` (``series.csv`` when pyarrow is
 Change history of ``schema_version``:
 
 1. first version.
+
+Fields added since, without a version change (readers of version 1 may ignore them):
+``totals.retries`` and the series column ``retries`` (extra tries of the route's retry
+policy), ``upstream.route`` (that policy, ``null`` when the client retried nothing).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from tfsverify.errors import BadInput
 from tfsverify.load.engine import EngineOutput
 from tfsverify.load.profiles import Profile
 from tfsverify.load.recorder import SIGNIFICANT_DIGITS, IntervalStats, percentiles_ms
+from tfsverify.targets.base import RoutePolicy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,6 +52,7 @@ SERIES_COLUMNS = (
     "p90_ms",
     "p99_ms",
     "max_ms",
+    "retries",
 )
 
 
@@ -118,6 +124,7 @@ class LoadResult:
                 "failed": totals.failed,
                 "overload": totals.overload,
                 "no_upstream": totals.no_upstream,
+                "retries": totals.retries,
                 "measured_s": measured,
                 "offered_rps": totals.sent / measured if measured else None,
                 "ok_rps": totals.ok / measured if measured else None,
@@ -139,6 +146,7 @@ class LoadResult:
                 "sent_by_address": dict(out.sent_by_address),
                 "refresh_errors": out.refresh_errors,
                 "last_refresh_error": out.last_refresh_error,
+                "route": _route_doc(out.route),
             },
         }
         if include_series:
@@ -179,6 +187,16 @@ class LoadResult:
         except OSError as exc:
             raise BadInput(f"cannot write results to {directory}: {exc.strerror}") from exc
         return [result_path, series_path]
+
+
+def _route_doc(route: RoutePolicy | None) -> dict[str, Any] | None:
+    """The retry policy the client applied, in JSON (``None``: it retried nothing)."""
+    if route is None:
+        return None
+    doc = asdict(route)
+    doc["retry_on"] = sorted(route.retry_on)
+    doc["retries"] = route.retries
+    return doc
 
 
 def _series_row(row: IntervalStats) -> dict[str, Any]:

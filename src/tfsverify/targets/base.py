@@ -42,12 +42,49 @@ class TlsMaterial:
     principal: str  # e.g. cluster.local/ns/tfsverify-load/sa/loadgen
 
 
+# Istio's retry policy for a route without ``retries`` (MeshConfig defaultHttpRetryPolicy)
+ISTIO_DEFAULT_RETRY_ON = frozenset(
+    {"connect-failure", "refused-stream", "unavailable", "cancelled"}
+)
+ISTIO_DEFAULT_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class RoutePolicy:
+    """The retry and timeout policy of the mesh route to the service, as a meshed client's
+    sidecar applies it (Istio VirtualService ``http[].retries``, ``timeout``, ``fault``).
+
+    ``attempts`` is Istio's: the number of *retries* after the first try (0: none).
+    ``retry_on`` holds Envoy retry-on and gRPC retry-on names (``connect-failure``,
+    ``refused-stream``, ``reset``, ``unavailable``, ``cancelled``, ``deadline-exceeded``,
+    ``internal``, ``resource-exhausted``, ...). ``per_try_timeout_s`` bounds each try,
+    ``timeout_s`` the whole request (``None``: not set). ``backoff_base_s`` is Envoy's retry
+    back-off base (25 ms). With ``fault_on_route`` the route carries a client-side fault,
+    which in Istio disables its retries and timeout.
+    """
+
+    attempts: int = ISTIO_DEFAULT_ATTEMPTS
+    retry_on: frozenset[str] = ISTIO_DEFAULT_RETRY_ON
+    per_try_timeout_s: float | None = None
+    timeout_s: float | None = None
+    backoff_base_s: float = 0.025
+    fault_on_route: bool = False
+
+    @property
+    def retries(self) -> int:
+        """The retries a failed request may get: 0 when a fault is on the route."""
+        return 0 if self.fault_on_route or not self.retry_on else max(0, self.attempts)
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    """How load reaches the service: the ready pod addresses plus the client's TLS material."""
+    """How load reaches the service: the ready pod addresses plus the client's TLS material,
+    and the route's retry policy where the client must apply it itself (``None``: none, e.g.
+    in a cluster where the client's own sidecar retries)."""
 
     addresses: tuple[str, ...]
     tls: TlsMaterial | None  # None means plaintext
+    route: RoutePolicy | None = None
 
 
 @dataclass(frozen=True)

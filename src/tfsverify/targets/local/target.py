@@ -26,6 +26,7 @@ from tfsverify.targets.base import (
     ModelStatus,
     Node,
     Pod,
+    RoutePolicy,
     SecurityCheck,
     TlsMaterial,
 )
@@ -34,7 +35,8 @@ from tfsverify.targets.local.control import ControlClient, read_status
 from tfsverify.targets.local.disruption import desired_healthy
 from tfsverify.targets.local.manifests import read_cluster
 from tfsverify.targets.local.model_status import query_model_status
-from tfsverify.targets.local.spec import ClusterSpec, DeploymentSpec
+from tfsverify.targets.local.quantities import parse_duration_s
+from tfsverify.targets.local.spec import ClusterSpec, DeploymentSpec, MeshPolicy
 
 _POLL_S = 0.25
 _CRASH_RESTARTS = 3  # restarts before `up` gives up on a container that never gets ready
@@ -213,7 +215,8 @@ class LocalTarget:
         addresses = tuple(
             p["address"] for p in status["pods"] if p.get("ready") and p.get("address")
         )
-        return Endpoint(addresses=addresses, tls=self.tls())
+        return Endpoint(addresses=addresses, tls=self.tls(),
+                        route=route_policy(self._serving().mesh))
 
     def model_name(self) -> str:
         """The first model of the deployment's TF Serving model config file."""
@@ -324,6 +327,33 @@ class LocalTarget:
 
     def authorised_call_succeeds(self) -> SecurityCheck:
         return security.authorised_call_succeeds(self._caller())
+
+
+def route_policy(mesh: MeshPolicy) -> RoutePolicy:
+    """The route's retry policy as Istio programs the client's sidecar with it: no
+    ``retries`` gives Istio's default (2 retries on connect-failure, refused-stream,
+    unavailable, cancelled); ``attempts`` 0 or absent gives none; ``retryOn`` absent keeps the
+    default conditions. Here the load client applies it, since it has no sidecar of its own."""
+    retries = mesh.retries
+    fault = bool(mesh.fault)
+    if retries is None:
+        return RoutePolicy(timeout_s=mesh.timeout_s, fault_on_route=fault)
+    default = RoutePolicy()
+    retry_on = str(retries.get("retryOn") or "")
+    names = frozenset(n.strip() for n in retry_on.split(",") if n.strip()) or default.retry_on
+    per_try = retries.get("perTryTimeout")
+    backoff = retries.get("backoff")
+    try:
+        return RoutePolicy(
+            attempts=int(retries.get("attempts") or 0), retry_on=names,
+            per_try_timeout_s=parse_duration_s(per_try) if per_try is not None else None,
+            timeout_s=mesh.timeout_s,
+            backoff_base_s=(parse_duration_s(backoff) if backoff is not None
+                            else default.backoff_base_s),
+            fault_on_route=fault,
+        )
+    except (TypeError, ValueError) as exc:
+        raise TargetError(f"VirtualService retries {retries!r}: {exc}") from exc
 
 
 def _alive(pid: int) -> bool:
