@@ -89,7 +89,7 @@ def test_the_default_set_recovers_to_baseline_availability_within_30_s() -> None
     recover = by_key["recovery.time_to_recover_s"]
     assert recover.limit == 30
     assert recover.availability_min == by_key["baseline.availability"].limit == 0.999
-    assert by_key["fault.availability"].limit == 0.98
+    assert by_key["fault.availability"].limit == 0.99
     assert by_key["fault.wrong_answer_rate"].limit == 0
 
 

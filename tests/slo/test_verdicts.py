@@ -47,7 +47,7 @@ def test_a_pod_kill_run_passes_the_default_set(series: Series, t0: float) -> Non
     fault = by_id["pod-kill.fault.availability"]
     assert (fault.measured, fault.limit, fault.comparison, fault.unit) == (
         0.993,
-        0.98,
+        0.99,
         ">=",
         "ratio",
     )
