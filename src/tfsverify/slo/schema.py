@@ -35,11 +35,11 @@ kind) and ``description``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jsonschema
-from jsonschema.exceptions import ValidationError
+
+from tfsverify.validation import schema_errors
 
 WINDOWS = ("baseline", "fault", "recovery", "whole")
 PERCENTILE_KINDS = {
@@ -158,33 +158,7 @@ _VALIDATOR = jsonschema.Draft202012Validator(slo_schema())
 
 def slo_errors(document: Any) -> list[str]:
     """Every problem with ``document`` as ``field.path: message`` lines, most relevant first."""
-    errors = sorted(_VALIDATOR.iter_errors(document), key=_document_order)
-    best = jsonschema.exceptions.best_match(errors)
-    ordered = [best, *(e for e in errors if e is not best)] if best is not None else []
-    return [_describe(error) for error in ordered]
-
-
-def format_path(parts: Iterable[str | int]) -> str:
-    """``['assertions', 2, 'limit']`` -> ``assertions[2].limit``; the top level is ``(top)``."""
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top)"
-
-
-def _document_order(error: ValidationError) -> tuple[str, ...]:
-    return tuple(str(part) for part in error.absolute_path)
-
-
-def _describe(error: ValidationError) -> str:
-    where = format_path(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
-        allowed = error.schema.get("properties", {})
-        unknown = sorted(str(key) for key in error.instance if key not in allowed)
-        where = format_path([*error.absolute_path, *unknown[:1]])
-        more = f" (and {', '.join(unknown[1:])})" if len(unknown) > 1 else ""
-        return f"{where}: unknown field{more}; allowed: {', '.join(sorted(allowed))}"
-    return f"{where}: {error.message}"
+    return schema_errors(_VALIDATOR, document)
 
 
 if __name__ == "__main__":  # pragma: no cover - a convenience for editors
