@@ -93,6 +93,15 @@ def chaos(session: nox.Session) -> None:
 
 
 @nox.session
+def perf(session: nox.Session) -> None:
+    """The pre-release performance report (scenarios/perf/); `-- --quick` for the short plan.
+    Starts and stops the local target if it is not running; writes reports/perf-<run-id>/;
+    exit 1 on a regression against reports/baselines/<plan>.json."""
+    env = shared_env(session)
+    run_keeping_exit_code(session, tool("tfsverify"), "perf", *session.posargs, env=env)
+
+
+@nox.session
 def up(session: nox.Session) -> None:
     """Start the local target (the reference deployment as processes on this machine)."""
     env = shared_env(session)

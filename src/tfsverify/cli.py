@@ -1,7 +1,8 @@
 """`tfsverify`: the command line. The only module that exits the process.
 
 Verbs: ``up``, ``status``, ``down`` (the local target), ``load`` (the gRPC load engine),
-``chaos`` (experiments under load, SLO verdicts, one report), ``recover`` (undo faults left by
+``chaos`` (experiments under load, SLO verdicts, one report), ``perf`` (the pre-release
+performance report), ``recover`` (undo faults left by
 a crash), ``report`` (render a run's report again), ``validate-deploy`` (static checks of
 reference-deploy/).
 Exit codes are those of :mod:`tfsverify.errors`.
@@ -134,6 +135,17 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_perf(settings: Settings, args: argparse.Namespace) -> int:
+    from tfsverify.perf import command as perf_command
+    from tfsverify.perf.target_session import TargetSettings
+
+    local = settings.local
+    return perf_command.run(
+        args,
+        TargetSettings(settings.target, local.state_dir, local.overlay, local.up_timeout_s),
+    )
+
+
 def cmd_validate_deploy(settings: Settings, args: argparse.Namespace) -> int:
     from tfsverify.deploycheck import command as deploy_command
 
@@ -187,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR",
                         help="a run folder under reports/ (holds summary.json)")
     report.set_defaults(handler=cmd_report)
+
+    from tfsverify.perf import command as perf_command
+
+    perf = verbs.add_parser(
+        "perf", help="pre-release performance report against a baseline (exit 1 on a regression)"
+    )
+    perf_command.add_arguments(perf)
+    perf.set_defaults(handler=cmd_perf)
 
     from tfsverify.deploycheck import command as deploy_command
 

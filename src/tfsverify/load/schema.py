@@ -30,7 +30,6 @@ from typing import Any
 
 import jsonschema
 
-from tfsverify.validation import format_path as format_path  # re-exported for perf/
 from tfsverify.validation import schema_errors
 
 KINDS = ("constant", "soak", "ramp", "step", "spike")
