@@ -16,14 +16,14 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from markupsafe import Markup
 
 import tfsverify
 from tfsverify.perf import report_plots as plots
 from tfsverify.perf import report_view as view
 from tfsverify.perf.report_plots_compare import changes_svg, distributions_svg
-from tfsverify.report import formatting
+from tfsverify.report.html import template_environment
 
 TEMPLATE = "perf.html.j2"
 Doc = Mapping[str, Any]
@@ -76,20 +76,6 @@ def render_html(document: Doc, baseline: Doc | None = None) -> str:
 
 @cache
 def _environment() -> Environment:
-    env = Environment(
-        loader=ChoiceLoader([PackageLoader("tfsverify.perf", "templates"),
-                             PackageLoader("tfsverify.report", "templates")]),
-        autoescape=select_autoescape(["html", "j2"], default=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(
-        pct=formatting.format_pct,
-        ms=formatting.format_ms,
-        utc=formatting.format_utc,
-        duration=formatting.format_duration,
-        num=view.format_number,
-    )
+    env = template_environment("tfsverify.perf")
+    env.filters["num"] = view.format_number
     return env

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 import tfsverify
@@ -80,10 +80,13 @@ def _slugs(names: list[str]) -> list[str]:
     return out
 
 
-@cache
-def _environment() -> Environment:
+def template_environment(*packages: str) -> Environment:
+    """The Jinja2 environment of tfsverify's HTML reports (autoescaped, strict, with the
+    formatting filters); the templates of ``packages`` are looked up before this one's."""
     env = Environment(
-        loader=PackageLoader("tfsverify.report", "templates"),
+        loader=ChoiceLoader(
+            [PackageLoader(package, "templates") for package in (*packages, "tfsverify.report")]
+        ),
         autoescape=select_autoescape(["html", "j2"], default=True),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -98,3 +101,8 @@ def _environment() -> Environment:
         duration=formatting.format_duration,
     )
     return env
+
+
+@cache
+def _environment() -> Environment:
+    return template_environment()
