@@ -1,22 +1,21 @@
 """The experiment's background load: the load engine in a thread for the whole experiment.
 
 It keeps every second's HdrHistogram (``keep_histograms``), so that the SLO code can merge
-them into exact window percentiles. ``tfsverify.load.run_load`` has no switch for that, so
-the engine is driven here the way ``run_load`` drives a single-process run.
+them into exact window percentiles.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable
 
 from tfsverify.errors import TargetError
-from tfsverify.load.engine import Engine, Progress
-from tfsverify.load.payloads import AnswerKey, Payloads
+from tfsverify.load.engine import Progress
+from tfsverify.load.payloads import AnswerKey
 from tfsverify.load.profiles import Profile
-from tfsverify.load.result import LoadResult, environment
+from tfsverify.load.result import LoadResult
+from tfsverify.load.runner import run_load
 from tfsverify.targets.base import Endpoint
 
 _POLL_S = 0.05
@@ -46,14 +45,11 @@ class BackgroundLoad:
     def _run(self) -> None:
         try:
             assert self.start_unix is not None
-            engine = Engine(
-                self.profile, self._endpoints,
-                Payloads(self._golden, self.profile.batch_size, self.profile.model_version),
-                start_unix=self.start_unix, on_tick=self._tick, stop_event=self._stop,
-                keep_histograms=True,
+            self._result = run_load(
+                self.profile.with_overrides(workers=1), self._endpoints, golden=self._golden,
+                on_tick=self._tick, stop_event=self._stop, keep_histograms=True,
+                start_unix=self.start_unix,
             )
-            output = asyncio.run(engine.run())
-            self._result = LoadResult(self.profile, "mesh", 1, output, environment())
         except BaseException as exc:  # reported by stop(); the thread must not die silently
             self._error = exc
 

@@ -23,6 +23,8 @@ def run_load(
     refresh_s: float = 0.5,
     mode: str = "mesh",
     seed: int = 0,
+    keep_histograms: bool = False,
+    start_unix: float | None = None,
 ) -> LoadResult:
     """Send ``profile``'s open-loop Predict load and check every answer against ``golden``.
 
@@ -36,6 +38,9 @@ def run_load(
     deadline and the partial result is returned with ``interrupted`` set.
 
     With ``profile.workers > 1`` the load is shared by that many spawned processes.
+    ``keep_histograms`` keeps each second's HdrHistogram in the series (for exact window
+    percentiles; worker runs always keep them to merge); ``start_unix`` fixes the run's
+    time zero (default: when the engine starts).
     Call it from a thread that runs no asyncio event loop.
     """
     if profile.workers > 1:
@@ -58,6 +63,8 @@ def run_load(
             on_tick=on_tick,
             stop_event=stop_event,
             seed=seed,
+            keep_histograms=keep_histograms,
+            start_unix=start_unix,
         )
         output = asyncio.run(engine.run())
     return LoadResult(

@@ -8,7 +8,6 @@ and after a run; :class:`MemorySampler` samples resident memory in a background 
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -17,11 +16,10 @@ from dataclasses import dataclass, field
 import psutil
 
 from tfsverify.errors import TargetError
-from tfsverify.load import LoadResult, Profile, Progress
-from tfsverify.load.engine import Engine, StopSignal
+from tfsverify.load import LoadResult, Profile, Progress, run_load
+from tfsverify.load.engine import StopSignal
 from tfsverify.load.mesh import EndpointSource
-from tfsverify.load.payloads import AnswerKey, Payloads
-from tfsverify.load.result import environment
+from tfsverify.load.payloads import AnswerKey
 
 
 def run_measured(
@@ -38,19 +36,11 @@ def run_measured(
 
     Raises :class:`TargetError` when nothing at all was answered (the target is not serving).
     """
-    engine = Engine(
-        profile,
-        endpoints,
-        Payloads(golden, profile.batch_size, profile.model_version),
-        on_tick=on_tick,
-        stop_event=stop_event,
-        keep_histograms=True,
-        seed=seed,
+    result = run_load(
+        profile.with_overrides(workers=1), endpoints, golden=golden, on_tick=on_tick,
+        stop_event=stop_event, mode=mode, seed=seed, keep_histograms=True,
     )
-    output = asyncio.run(engine.run())
-    result = LoadResult(
-        profile=profile, mode=mode, workers=1, output=output, environment=environment()
-    )
+    output = result.output
     answered = sum(row.ok + row.wrong for row in result.series)
     if answered == 0 and not output.interrupted:
         statuses = dict(output.totals.by_status)
