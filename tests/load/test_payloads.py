@@ -37,3 +37,25 @@ def test_right_wrong_and_malformed_answers(golden: Any) -> None:
     assert not payloads.check(answer(golden.scores[:2]), 0)  # wrong shape
     assert not payloads.check(answer(golden.scores[:1], name="other"), 0)
     assert not payloads.check(b"\xff\x00garbage", 0)
+
+
+def versioned_answer(scores: np.ndarray, version: int) -> bytes:
+    response = predict_pb2.PredictResponse.FromString(answer(scores))
+    response.model_spec.name = "anomaly-detection"
+    response.model_spec.version.value = version
+    return response.SerializeToString()
+
+
+def test_each_answer_is_checked_against_the_version_that_gave_it(golden: Any) -> None:
+    payloads = Payloads(golden)
+    v2 = golden.for_version(2)
+    assert v2 is not None and golden.versions == (1, 2)
+    assert payloads.check(versioned_answer(golden.scores[:1], 1), 0)
+    assert payloads.check(versioned_answer(v2.scores[:1], 2), 0)
+    # version 2's numbers presented as version 1's, and the other way round, are wrong
+    assert not payloads.check(versioned_answer(v2.scores[:1], 1), 0)
+    assert not payloads.check(versioned_answer(golden.scores[:1], 2), 0)
+    # a version the golden file does not know cannot be checked: wrong
+    assert not payloads.check(versioned_answer(golden.scores[:1], 7), 0)
+    # no version named: the golden set's own version applies
+    assert not payloads.check(answer(v2.scores[:1]), 0)

@@ -66,3 +66,13 @@ def test_missing_or_malformed_file_is_bad_input(tmp_path: Path) -> None:
         load_golden(bad)
     with pytest.raises(BadInput, match="no golden vectors for version 7"):
         load_golden(version=7)
+
+
+def test_a_set_knows_the_other_versions_of_its_file() -> None:
+    v1 = load_golden(version=1)
+    v2 = v1.for_version(2)
+    assert v2 is not None and v2.version == 2 and v1.for_version(1) is v1
+    assert v1.for_version(3) is None
+    assert v2.for_version(1) is not None and v2.for_version(1).version == 1  # type: ignore[union-attr]
+    assert load_golden(version=2).versions == (2, 1)
+    assert not np.allclose(v1.scores, v2.scores)

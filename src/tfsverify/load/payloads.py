@@ -2,9 +2,12 @@
 
 The engine rotates over up to 64 batches of golden rows. Each batch becomes a Predict
 request serialised to bytes once, before the run; each answer is parsed and its ``score``
-compared with the golden scores within the golden set's tolerance. An answer that does not
-parse, lacks the output or holds other numbers is a *wrong answer*, counted apart from
-gRPC errors: a replica that serves wrong numbers fast must not look healthy.
+compared with the golden scores, within the tolerance, of the model version that answered
+(the response's ``model_spec.version``; the golden set's own version when a server does not
+name it), so both tracks of a canary rollout are checked. An answer that does not parse,
+lacks the output, comes from a version without golden scores or holds other numbers is a
+*wrong answer*, counted apart from gRPC errors: a replica that serves wrong numbers fast
+must not look healthy.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ class AnswerKey(Protocol):
     def __len__(self) -> int: ...
     def batch(self, size: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]: ...
     def matches(self, got: np.ndarray, expected: np.ndarray) -> bool: ...
+    @property
+    def versions(self) -> tuple[int, ...]: ...
+    def for_version(self, version: int) -> AnswerKey | None: ...
 
 
 class Payloads:
@@ -47,8 +53,16 @@ class Payloads:
         self.golden = golden
         count = max(1, min(MAX_BATCHES, len(golden) // batch_size))
         self.bodies: list[bytes] = []
-        self.expected: list[np.ndarray] = []
+        self.expected: list[np.ndarray] = []  # the golden set's own version
+        # version -> (its answer key, expected scores per batch)
+        self._by_version: dict[int, tuple[AnswerKey, list[np.ndarray]]] = {}
         self._known_good: list[set[bytes]] = []
+        for version in golden.versions:
+            key = golden.for_version(version)
+            assert key is not None
+            self._by_version[version] = (key, [
+                np.asarray(key.batch(batch_size, offset=number * batch_size)[1])
+                for number in range(count)])
         for number in range(count):
             inputs, scores = golden.batch(batch_size, offset=number * batch_size)
             request = predict_request(
@@ -79,7 +93,16 @@ class Payloads:
             got = output_array(response, self.golden.output_name)
         except (DecodeError, TfsverifyError):
             return False
-        right = self.golden.matches(got, self.expected[number])
+        version = response.model_spec.version.value if response.model_spec.HasField(
+            "version") else 0
+        if version == 0:  # the server did not say which version answered
+            key, expected = self.golden, self.expected[number]
+        elif version in self._by_version:
+            key, batches = self._by_version[version]
+            expected = batches[number]
+        else:
+            return False
+        right = key.matches(got, expected)
         if right and len(known) < MAX_KNOWN_GOOD:
             known.add(raw)
         return right

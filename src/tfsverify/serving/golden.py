@@ -24,14 +24,18 @@ This module needs numpy only (no TensorFlow).
 A score matches when ``|got - expected| <= abs_tol + rel_tol * |expected|`` (``np.allclose``).
 A row is anomalous when its score is above ``threshold``; the golden rows are on the right
 side of it for their version. Every row's score differs between versions by far more than
-the tolerance, so a golden check also tells which version answered.
+the tolerance, so a golden check also tells which version answered. A set loaded for one
+version carries the file's other versions too (:meth:`GoldenSet.for_version`), so that an
+answer is checked against the version that gave it (TF Serving names it in the response's
+``model_spec``): during a canary rollout both versions answer, and each must answer right.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +59,17 @@ class GoldenSet:
     rel_tol: float
     threshold: float
     signature_name: str = "serving_default"
+    # the golden sets of the other versions in the same file, by version
+    others: dict[int, GoldenSet] = field(default_factory=dict, repr=False, compare=False)
+
+    def for_version(self, version: int) -> GoldenSet | None:
+        """The golden set of ``version`` (this one or another of the same file), or None."""
+        return self if version == self.version else self.others.get(version)
+
+    @property
+    def versions(self) -> tuple[int, ...]:
+        """Every version this golden set can check answers of, this one first."""
+        return (self.version, *sorted(self.others))
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -98,28 +113,40 @@ def load_golden(path: Path | None = None, version: int = 1) -> GoldenSet:
         if str(version) not in versions:
             known = ", ".join(sorted(versions))
             raise BadInput(f"{path}: no golden vectors for version {version} (have {known})")
-        entry = versions[str(version)]
         inputs = np.asarray(doc["inputs"], dtype=np.float32)
-        scores = np.asarray(entry["scores"], dtype=np.float32)
         anomalous = np.asarray(doc["anomalous"], dtype=bool)
-        golden = GoldenSet(
-            model_name=str(doc["model_name"]),
-            version=version,
-            input_name=str(doc["input_name"]),
-            output_name=str(doc["output_name"]),
-            inputs=inputs,
-            scores=scores,
-            anomalous=anomalous,
-            abs_tol=float(entry["abs_tol"]),
-            rel_tol=float(entry["rel_tol"]),
-            threshold=float(entry["threshold"]),
-            signature_name=str(doc.get("signature_name", "serving_default")),
-        )
+        inputs.setflags(write=False)
+        anomalous.setflags(write=False)
+        sets = {int(key): _version_set(doc, int(key), entry, inputs, anomalous, path)
+                for key, entry in versions.items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise BadInput(f"{path}: malformed golden file: {exc!r}") from exc
+    golden = sets.pop(version)
+    golden.others.update(sets)
+    for other in sets.values():
+        other.others.update({v: s for v, s in sets.items() if v != other.version})
+        other.others[version] = golden
+    return golden
+
+
+def _version_set(doc: dict[str, Any], version: int, entry: dict[str, Any],
+                 inputs: np.ndarray, anomalous: np.ndarray, path: Path) -> GoldenSet:
+    scores = np.asarray(entry["scores"], dtype=np.float32)
     n = len(scores)
     if n == 0 or inputs.ndim != 2 or inputs.shape[0] != n or anomalous.shape != (n,):
-        raise BadInput(f"{path}: golden rows, scores and flags disagree in length")
-    for arr in (inputs, scores, anomalous):
-        arr.setflags(write=False)
-    return golden
+        raise BadInput(f"{path}: golden rows, scores and flags of version {version} "
+                       "disagree in length")
+    scores.setflags(write=False)
+    return GoldenSet(
+        model_name=str(doc["model_name"]),
+        version=version,
+        input_name=str(doc["input_name"]),
+        output_name=str(doc["output_name"]),
+        inputs=inputs,
+        scores=scores,
+        anomalous=anomalous,
+        abs_tol=float(entry["abs_tol"]),
+        rel_tol=float(entry["rel_tol"]),
+        threshold=float(entry["threshold"]),
+        signature_name=str(doc.get("signature_name", "serving_default")),
+    )
