@@ -85,7 +85,9 @@ def test_reads_return_the_protocol_dataclasses(target: Target) -> None:
     assert nodes and all(isinstance(n, Node) for n in nodes)
     assert isinstance(endpoint, Endpoint)
     ready = {p.address for p in pods if p.ready and p.address}
-    assert set(endpoint.addresses) == ready
+    assert ready <= set(endpoint.addresses)  # and a canary track's pods, where there is one
+    taking = {a for weight, addresses in endpoint.split if weight > 0 for a in addresses}
+    assert not endpoint.split or taking == ready  # the manifests route to the serving pods
     assert {p.node for p in pods if p.node} <= {n.name for n in nodes}
     assert 0 <= target.min_available() <= target.desired_replicas()
 
@@ -116,3 +118,31 @@ def test_drain_then_uncordon(target: Target) -> None:
         target.uncordon_node(node)
     assert {n.name: n for n in target.nodes()}[node].schedulable
     _wait(target, "all replicas ready", lambda: _all_ready(target))
+
+
+@pytest.mark.e2e
+def test_local_rollout_moves_answers_to_the_canary_and_back(local_target: Target) -> None:
+    """Not a contract test (the fake cluster has no canary track): the local target's route
+    weights, seen through the mesh client's split by who answers."""
+    from tfsverify.errors import TargetError
+    from tfsverify.load.sample import sample_answers
+    from tfsverify.serving.golden import load_golden
+
+    _wait(local_target, "all replicas ready", lambda: _all_ready(local_target))
+    golden = load_golden()
+    manifest_split = local_target.endpoint().split
+    try:
+        assert sorted(local_target.rollout_model(2, 50)) == ["canary", "stable"]
+        half = sample_answers(local_target.endpoint, golden, 400)
+        assert half.wrong == 0 and not half.failed_by_status, half.describe()
+        assert 40 <= half.share_pct(2) <= 60 and half.share_pct(1) + half.share_pct(2) == 100
+        local_target.rollout_model(2, 100)
+        promoted = sample_answers(local_target.endpoint, golden, 100)
+        assert promoted.share_pct(2) == 100, promoted.describe()
+        with pytest.raises(TargetError, match="version 3"):
+            local_target.rollout_model(3, 10)
+    finally:
+        local_target.clear_faults()
+    assert local_target.endpoint().split == manifest_split
+    back = sample_answers(local_target.endpoint, golden, 100)
+    assert back.share_pct(1) == 100, back.describe()

@@ -15,6 +15,8 @@ Plain address mode is the same with one fixed address, in plaintext or TLS.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -74,6 +76,8 @@ class Upstream:
     addresses: tuple[str, ...]
     tls: ClientTls | None = None
     route: RoutePolicy | None = None
+    # weighted destinations: (weight, addresses); empty: every address takes a share
+    split: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 EndpointSource = Callable[[], "Endpoint | Upstream"]
@@ -84,7 +88,7 @@ def as_upstream(endpoint: Endpoint | Upstream) -> Upstream:
     if isinstance(endpoint, Upstream):
         return endpoint
     tls = ClientTls.from_material(endpoint.tls) if endpoint.tls is not None else None
-    return Upstream(tuple(endpoint.addresses), tls, endpoint.route)
+    return Upstream(tuple(endpoint.addresses), tls, endpoint.route, endpoint.split)
 
 
 def fixed_upstream(address: str, tls: ClientTls | None = None) -> Callable[[], Upstream]:
@@ -157,7 +161,13 @@ class Host:
 
 
 class Pool:
-    """The channels to the current endpoints and the per-request balancer over them."""
+    """The channels to the current endpoints and the per-request balancer over them.
+
+    With a weighted split (a route to several subsets) each request first draws its
+    destination by weight, as Envoy's weighted clusters do, then an endpoint within it; a
+    destination without a ready endpoint fails the request (``pick`` gives ``None``), as
+    Istio answers "no healthy upstream". Retries stay within the first try's destination.
+    """
 
     def __init__(self, balancing: str = "round_robin", drain_s: float = 1.0, seed: int = 0):
         if balancing not in ("round_robin", "least_request"):
@@ -167,8 +177,11 @@ class Pool:
         self._random = random.Random(seed)
         self._tls: ClientTls | None = None
         self._hosts: dict[str, Host] = {}
-        self._ring: tuple[Host, ...] = ()
-        self._cursor = 0
+        self._ring: tuple[Host, ...] = ()  # every endpoint
+        self._rings: tuple[tuple[Host, ...], ...] = ()  # per destination of weight > 0
+        self._cumulative: tuple[int, ...] = ()  # running sum of the destinations' weights
+        self._destination: dict[str, int] = {}  # address -> its (first) destination
+        self._cursors: list[int] = []
         self._retry_cursor = 0
         self._closing: set[asyncio.Task[None]] = set()
         self.sent_by_address: Counter[str] = Counter()
@@ -180,7 +193,9 @@ class Pool:
 
     def update(self, upstream: Upstream) -> None:
         """Open channels to new addresses and close (after a drain) those no longer listed."""
-        wanted = dict.fromkeys(upstream.addresses)
+        split = upstream.split or ((1, upstream.addresses),)
+        wanted = dict.fromkeys(
+            [*upstream.addresses, *(a for _, addresses in split for a in addresses)])
         if upstream.tls != self._tls:  # new identity or CA: reconnect everything
             if upstream.tls is not None:
                 upstream.tls.check_files()
@@ -195,25 +210,47 @@ class Pool:
                 self._hosts[address] = Host(address, open_channel(address, self._tls))
                 self.addresses_seen.add(address)
         self._ring = tuple(self._hosts[address] for address in wanted)
+        taking = [(weight, addresses) for weight, addresses in split if weight > 0]
+        rings = tuple(tuple(self._hosts[a] for a in dict.fromkeys(addresses))
+                      for _, addresses in taking)
+        if rings != self._rings:
+            self._cursors = [0] * len(rings)
+        self._rings = rings
+        self._cumulative = tuple(itertools.accumulate(weight for weight, _ in taking))
+        self._destination = {}
+        for number, ring in enumerate(rings):
+            for host in ring:
+                self._destination.setdefault(host.address, number)
 
     def pick(self) -> Host | None:
-        """The endpoint for the next request, or ``None`` when there is no ready endpoint."""
-        ring = self._ring
+        """The endpoint for the next request, or ``None`` when its destination has no ready
+        endpoint."""
+        rings = self._rings
+        if len(rings) == 1:
+            number = 0
+        elif not rings:
+            return None
+        else:
+            drawn = self._random.random() * self._cumulative[-1]
+            number = bisect.bisect_right(self._cumulative, drawn)
+        ring = rings[number]
         if not ring:
             return None
         if self._least_request and len(ring) > 1:
             first, second = self._random.sample(ring, 2)
             host = second if second.in_flight < first.in_flight else first
         else:
-            self._cursor += 1
-            host = ring[self._cursor % len(ring)]
+            self._cursors[number] += 1
+            host = ring[self._cursors[number] % len(ring)]
         self.sent_by_address[host.address] += 1
         return host
 
     def pick_retry(self, tried: set[str]) -> Host | None:
-        """The endpoint for a retry: one not ``tried`` yet when there is one (Istio's
-        ``retryIgnorePreviousHosts``), else any; ``None`` when there is no ready endpoint."""
-        ring = self._ring
+        """The endpoint for a retry, within the destination of the first try: one not
+        ``tried`` yet when there is one (Istio's ``retryIgnorePreviousHosts``), else any;
+        ``None`` when there is no ready endpoint."""
+        number = next((self._destination[a] for a in tried if a in self._destination), None)
+        ring = self._rings[number] if number is not None else self._ring
         if not ring:
             return None
         fresh = [host for host in ring if host.address not in tried] or ring

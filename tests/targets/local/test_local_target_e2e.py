@@ -103,7 +103,7 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None
 def predict(address: str, credentials: grpc.ChannelCredentials | None, server_name: str,
             rows: int = 8) -> Any:
     golden = load_golden(version=1)
-    inputs, expected = golden.batch(rows)
+    inputs = golden.batch(rows)[0]
     request = predict_request(golden.model_name, inputs, input_name=golden.input_name)
     options = [("grpc.ssl_target_name_override", server_name)]
     channel = (grpc.secure_channel(address, credentials, options=options) if credentials
@@ -111,7 +111,9 @@ def predict(address: str, credentials: grpc.ChannelCredentials | None, server_na
     with channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         response = stub.Predict(request, timeout=10)
-    return golden, output_array(response, golden.output_name), expected
+    answered = golden.for_version(response.model_spec.version.value)  # the canary answers v2
+    assert answered is not None, response.model_spec
+    return answered, output_array(response, golden.output_name), answered.batch(rows)[1]
 
 
 def credentials_for(ca: Path, cert: Path | None, key: Path | None) -> grpc.ChannelCredentials:
@@ -125,17 +127,21 @@ def credentials_for(ca: Path, cert: Path | None, key: Path | None) -> grpc.Chann
 def test_status_json_keeps_the_published_keys(target: dict[str, Any]) -> None:
     document = status(target)
     assert document["target"] == "local"
-    assert len(document["pods"]) == 3
+    assert len(document["pods"]) == 4  # three stable replicas and the canary
     for pod in document["pods"]:
         assert {"name", "node", "ready", "restarts", "address"} <= pod.keys()
         assert pod["ready"] is True and pod["address"].startswith("127.0.61.")
-    assert {n["name"] for n in document["nodes"]} == {"node-a", "node-b", "node-c", "gpu-node-a"}
+    gpu_nodes = {f"gpu-node-{x}" for x in "abcde"}
+    assert {n["name"] for n in document["nodes"]} == {"node-a", "node-b", "node-c", *gpu_nodes}
     assert all({"name", "schedulable", "gpu"} <= n.keys() for n in document["nodes"])
     assert {"ca", "cert", "key", "server_name", "principal"} <= document["tls"].keys()
     assert document["tls"]["principal"] == "cluster.local/ns/tfsverify/sa/loadgen"
-    assert document["model"] == {"name": "anomaly-detection", "versions": {"1": "AVAILABLE"}}
-    # CPU pods never land on the tainted GPU node
-    assert all(p["node"] != "gpu-node-a" for p in document["pods"])
+    assert document["model"] == {"name": "anomaly-detection",
+                                 "versions": {"1": "AVAILABLE", "2": "AVAILABLE"}}
+    assert document["mesh"]["route_weights"] == {"stable": 100, "canary": 0}
+    # GPU pods only on GPU nodes, one per node (one GPU each)
+    nodes = [p["node"] for p in document["pods"]]
+    assert set(nodes) <= gpu_nodes and len(set(nodes)) == 4
 
 
 def test_every_pod_answers_golden_scores_over_mtls(target: dict[str, Any]) -> None:
@@ -222,7 +228,8 @@ def test_replicas_changed_in_the_overlay_show_in_status(tmp_path: Path) -> None:
         up = cli(env, "up")
         assert up.returncode == 0, up.stderr[-3000:]
         document = json.loads(cli(env, "status", "--json").stdout)
-        assert len(document["pods"]) == 2
+        stable = [p for p in document["pods"] if p["deployment"] == "anomaly-detection"]
+        assert len(stable) == 2 and len(document["pods"]) == 3  # and the canary
         assert all(p["ready"] for p in document["pods"])
     finally:
         cli(env, "down", timeout_s=60)

@@ -32,8 +32,22 @@ def cluster() -> ClusterSpec:
 
 @pytest.fixture(scope="module")
 def deployment(cluster: ClusterSpec) -> DeploymentSpec:
-    assert [d.name for d in cluster.deployments] == ["anomaly-detection"]
+    assert [d.name for d in cluster.deployments] == ["anomaly-detection",
+                                                     "anomaly-detection-canary"]
     return cluster.deployments[0]
+
+
+@needs_kubectl
+def test_the_canary_track_is_a_second_deployment_behind_the_same_service(
+        cluster: ClusterSpec) -> None:
+    stable, canary = cluster.deployments
+    assert (canary.replicas, canary.selector) == (
+        1, {"app": "anomaly-detection", "version": "v2"})
+    assert canary.service_host == stable.service_host
+    assert stable.mesh.subsets == {"stable": {"version": "v1"}, "canary": {"version": "v2"}}
+    assert stable.mesh.route_weights == {"stable": 100, "canary": 0}
+    for deployment in (stable, canary):  # components/gpu places both on GPU nodes
+        assert deployment.template.node_selector == {"nvidia.com/gpu.present": "true"}
 
 
 @needs_kubectl
@@ -51,18 +65,19 @@ def test_deployment_replicas_service_and_budget(deployment: DeploymentSpec) -> N
 
 
 @needs_kubectl
-def test_nodes_with_one_tainted_gpu_node(cluster: ClusterSpec) -> None:
-    assert sorted(node.name for node in cluster.nodes) == ["gpu-node-a", "node-a", "node-b",
+def test_three_cpu_nodes_and_five_tainted_gpu_nodes(cluster: ClusterSpec) -> None:
+    gpu_names = [f"gpu-node-{x}" for x in "abcde"]
+    assert sorted(node.name for node in cluster.nodes) == [*gpu_names, "node-a", "node-b",
                                                            "node-c"]
     gpu = [node for node in cluster.nodes if node.allocatable.gpu]
-    assert [node.name for node in gpu] == ["gpu-node-a"]
-    assert gpu[0].allocatable.gpu == 1
-    assert gpu[0].allocatable.cpu_m == 4000
+    assert sorted(node.name for node in gpu) == gpu_names
+    assert all(node.allocatable.gpu == 1 for node in gpu)
+    assert all(node.allocatable.cpu_m == 4000 for node in gpu)
     assert gpu[0].allocatable.memory_b == 12 * 2**30
     assert gpu[0].max_pods == 10
     assert [(t.key, t.value, t.effect) for t in gpu[0].taints] == [
         ("nvidia.com/gpu", "present", "NoSchedule")]
-    assert all(not node.taints for node in cluster.nodes if node is not gpu[0])
+    assert all(not node.taints for node in cluster.nodes if node not in gpu)
 
 
 @needs_kubectl
@@ -118,7 +133,7 @@ def test_mesh_policy(deployment: DeploymentSpec) -> None:
                             "retryOn": "connect-failure,refused-stream"}
     assert mesh.timeout_s == 5.0
     assert mesh.subsets == {"stable": {"version": "v1"}, "canary": {"version": "v2"}}
-    assert mesh.route_weights == {"stable": 100}
+    assert mesh.route_weights == {"stable": 100, "canary": 0}
 
 
 @needs_kubectl

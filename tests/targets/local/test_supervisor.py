@@ -467,9 +467,11 @@ def test_meshed_pods_serve_mtls_through_their_sidecars_and_apply_faults(
     fault = {"abort": {"grpcStatus": "UNAVAILABLE", "percentage": {"value": 50.0}}}
     assert daemon.call("set_fault", fault=fault) == sorted(p["name"] for p in pods)
     assert json.loads((daemon.dir / "mesh.json").read_text())["fault"] == fault
-    assert daemon.status()["mesh"] == {"version": 2, "mtls_mode": "STRICT", "fault": fault}
+    assert daemon.status()["mesh"] == {"version": 2, "mtls_mode": "STRICT", "fault": fault,
+                                       "route_weights": {}}
     daemon.call("clear_fault")
-    assert daemon.status()["mesh"] == {"version": 3, "mtls_mode": "STRICT", "fault": None}
+    assert daemon.status()["mesh"] == {"version": 3, "mtls_mode": "STRICT", "fault": None,
+                                       "route_weights": {}}
 
     daemon.call("kill_container", pod=pod["name"], container="istio-proxy", signal="KILL")
     daemon.wait_for("the pod out of the endpoints", lambda d: pod["address"] not in d["endpoints"])

@@ -14,6 +14,7 @@ op and arguments                                      result
 ``cordon {node}`` / ``uncordon {node}``               ``[node]``
 ``drain {node, drain_timeout_s?}``                    the evicted pods, once they are gone
 ``set_fault {fault}`` / ``clear_fault``               the pods whose sidecars applied it
+``set_route_weights {weights: {subset: int}}``        the destinations whose weight changed
 ``shutdown``                                          ``true``; then the supervisor exits
 ====================================================  =====================================
 """

@@ -6,6 +6,10 @@ uncordon and drain nodes, set and clear the mesh fault, shut down.
   a TargetError naming the budget); it returns the evicted pods once they are gone.
 - ``set_fault`` / ``clear_fault`` rewrite ``mesh.json`` with the next version and wait (5 s
   at most) until every running sidecar's ``/config_dump`` reports that version.
+  ``clear_fault`` also returns the route's weights to the manifests' ones.
+- ``set_route_weights`` moves the route's weight between its destinations (a canary
+  rollout). Clients split traffic by weight themselves (in Istio, the caller's sidecar does),
+  so it is published in ``status.json`` for them and no pod sidecar has to apply it.
 """
 
 from __future__ import annotations
@@ -189,7 +193,37 @@ class Operations:
         return await self._publish_fault(fault)
 
     async def _op_clear_fault(self, args: dict[str, Any]) -> list[str]:
+        mesh = self.sup.state.mesh
+        if mesh.get("route_weights") != mesh.get("manifest_route_weights"):
+            self._publish_weights(dict(mesh.get("manifest_route_weights") or {}))
         return await self._publish_fault(None)
+
+    async def _op_set_route_weights(self, args: dict[str, Any]) -> list[str]:
+        weights = args.get("weights")
+        current = self.sup.state.mesh.get("route_weights") or {}
+        if not isinstance(weights, dict) or not weights:
+            raise BadInput('"weights" must be an object: destination subset -> weight')
+        unknown = sorted(set(weights) - set(current))
+        if unknown:
+            have = ", ".join(sorted(current)) or "none"
+            raise BadInput(f"the route has no destination {unknown[0]!r} (it has: {have})")
+        if any(isinstance(w, bool) or not isinstance(w, int) or w < 0
+               for w in weights.values()):
+            raise BadInput("route weights must be whole numbers >= 0")
+        merged = {name: int(weights.get(name, current[name])) for name in current}
+        if sum(merged.values()) != 100:
+            raise BadInput(f"route weights must add up to 100, got {merged}")
+        self._publish_weights(merged)
+        return sorted(name for name in merged if merged[name] != current[name])
+
+    def _publish_weights(self, weights: dict[str, int]) -> None:
+        mesh = self.sup.state.mesh
+        mesh["route_weights"] = weights
+        mesh["version"] = version = int(mesh["version"]) + 1
+        self.sup.write_mesh()
+        shown = ", ".join(f"{name or '(service)'} {weight}" for name, weight in weights.items())
+        self.sup.state.events.add("Normal", "mesh", "RouteWeightsSet",
+                                  f"mesh config version {version}: route weights {shown}")
 
     async def _publish_fault(self, fault: dict[str, Any] | None) -> list[str]:
         mesh = self.sup.state.mesh

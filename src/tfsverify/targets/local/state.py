@@ -12,7 +12,7 @@ published: ``status.json``, written atomically on every change::
      "nodes": [{"name", "schedulable", "gpu", "labels", "taints": [{"key", "value",
                 "effect"}], "pods": [names], "allocatable": {"cpu_m", "memory_b", "gpu",
                 "pods"}}],
-     "mesh": {"version", "mtls_mode", "fault"},
+     "mesh": {"version", "mtls_mode", "fault", "route_weights": {"<subset>": weight}},
      "tls": null | {"ca", "cert", "key", "server_name", "principal"},
      "events": [{"time", "type": Normal|Warning, "object", "reason", "message", "count"}]}
 
@@ -191,6 +191,10 @@ class ClusterState:
             "mtls_mode": mesh.mtls_mode if mesh else "UNSET",
             "authorization": list(mesh.authorization) if mesh else [],
             "fault": mesh.fault if mesh else None,
+            # the route's destination weights (subset -> weight), as the manifests set them
+            # and as a rollout changes them; the mesh client splits traffic by them
+            "route_weights": dict(mesh.route_weights) if mesh else {},
+            "manifest_route_weights": dict(mesh.route_weights) if mesh else {},
         }
 
     def mesh_document(self) -> dict[str, Any]:
@@ -213,7 +217,8 @@ class ClusterState:
             "pods": [p.as_json() for p in pods],
             "endpoints": sorted(p.address for p in pods if p.ready and p.address),
             "nodes": [self._node_json(n) for n in self.nodes],
-            "mesh": {k: self.mesh.get(k) for k in ("version", "mtls_mode", "fault")},
+            "mesh": {k: self.mesh.get(k)
+                     for k in ("version", "mtls_mode", "fault", "route_weights")},
             "tls": self.tls,
             "events": self.events.as_json(),
         }

@@ -33,6 +33,7 @@ from tfsverify.targets.base import (
 from tfsverify.targets.local import security
 from tfsverify.targets.local.control import ControlClient, read_status
 from tfsverify.targets.local.disruption import desired_healthy
+from tfsverify.targets.local.fields import selects
 from tfsverify.targets.local.manifests import read_cluster
 from tfsverify.targets.local.model_status import query_model_status
 from tfsverify.targets.local.quantities import parse_duration_s
@@ -187,6 +188,9 @@ class LocalTarget:
         }
 
     def pods(self) -> list[Pod]:
+        """The serving Deployment's pods (not a canary track's), as on a cluster the
+        Deployment's selector lists them; ``status`` shows every pod."""
+        selector = self._serving().selector
         return [
             Pod(
                 name=p["name"], node=p.get("node"), ready=bool(p["ready"]),
@@ -194,6 +198,7 @@ class LocalTarget:
                 phase=p.get("phase", "Running"), labels=dict(p.get("labels", {})),
             )
             for p in read_status(self.state_dir)["pods"]
+            if selects(selector, p.get("labels", {}))
         ]
 
     def nodes(self) -> list[Node]:
@@ -211,12 +216,16 @@ class LocalTarget:
         )
 
     def endpoint(self) -> Endpoint:
+        """Every ready pod's address, split by the route's current destination weights."""
         status = read_status(self.state_dir)
-        addresses = tuple(
-            p["address"] for p in status["pods"] if p.get("ready") and p.get("address")
-        )
-        return Endpoint(addresses=addresses, tls=self.tls(),
-                        route=route_policy(self._serving().mesh))
+        ready = [p for p in status["pods"] if p.get("ready") and p.get("address")]
+        mesh = self._serving().mesh
+        weights = (status.get("mesh") or {}).get("route_weights") or {}
+        split = tuple((int(weight), tuple(p["address"] for p in ready
+                                          if _in_destination(mesh, subset, p.get("labels", {}))))
+                      for subset, weight in weights.items())
+        return Endpoint(addresses=tuple(p["address"] for p in ready), tls=self.tls(),
+                        route=route_policy(mesh), split=split)
 
     def model_name(self) -> str:
         """The first model of the deployment's TF Serving model config file."""
@@ -233,14 +242,29 @@ class LocalTarget:
         return self._model_name
 
     def model_status(self, name: str | None = None, version: int | None = None) -> ModelStatus:
+        """The model's versions as the deployments serve them: one ready pod of each
+        Deployment is asked (a canary track serves other versions than the stable one)."""
         status = read_status(self.state_dir)
-        ready = [p["address"] for p in status["pods"] if p.get("ready") and p.get("address")]
-        if not ready:
+        first_ready: dict[str, str] = {}
+        for pod in status["pods"]:
+            if pod.get("ready") and pod.get("address"):
+                first_ready.setdefault(str(pod.get("deployment")), pod["address"])
+        if not first_ready:
             raise TargetError("no ready pod to ask for the model status")
-        return query_model_status(
-            self.state_dir / "pki", ready[0], status["tls"]["server_name"],
-            name or self.model_name(), version,
-        )
+        model = name or self.model_name()
+        versions: dict[int, str] = {}
+        error: TargetError | None = None
+        for address in first_ready.values():
+            try:
+                found = query_model_status(self.state_dir / "pki", address,
+                                           status["tls"]["server_name"], model, version)
+            except TargetError as exc:  # e.g. NOT_FOUND: this track does not serve `version`
+                error = exc
+                continue
+            versions.update(found.versions)
+        if not versions and error is not None:
+            raise error
+        return ModelStatus(name=model, versions=dict(sorted(versions.items())))
 
     def model_status_or_none(self) -> ModelStatus | None:
         try:
@@ -250,7 +274,8 @@ class LocalTarget:
 
     # faults ----------------------------------------------------------------------------
     def kill_pods(self, count: int, seed: int | None = None) -> list[str]:
-        """Force-delete ``count`` running pods chosen without replacement (seeded)."""
+        """Force-delete ``count`` running pods of the serving Deployment chosen without
+        replacement (seeded)."""
         running = sorted(p.name for p in self.pods() if p.phase == "Running")
         if count > len(running):
             raise TargetError(f"asked to kill {count} pods but only {len(running)} are running")
@@ -265,6 +290,11 @@ class LocalTarget:
 
     def kill_sidecar(self, pod: str) -> list[str]:
         return self.kill_container(pod, "istio-proxy")
+
+    def cordon_node(self, name: str) -> list[str]:
+        """Mark ``name`` unschedulable; nothing running on it is evicted."""
+        self._control.call("cordon", node=name)
+        return [name]
 
     def drain_node(self, name: str, timeout_s: float = 120.0) -> list[str]:
         result = self._control.call("drain", node=name, drain_timeout_s=timeout_s)
@@ -284,17 +314,59 @@ class LocalTarget:
                               "percentage": {"value": fault.delay_pct}}
         return list(self._control.call("set_fault", fault=istio) or [])
 
+    def rollout_model(self, version: int, weight_pct: int) -> list[str]:
+        """Send ``weight_pct`` percent of the traffic to the route destination whose pods
+        serve model ``version`` (the canary track) and the rest to the other one; 0 rolls
+        back, 100 promotes. Returns the destinations whose weight changed."""
+        if isinstance(weight_pct, bool) or not 0 <= weight_pct <= 100:
+            raise BadInput(f"weight_pct={weight_pct!r}: a whole percentage from 0 to 100")
+        serving = self._serving()
+        weights = (read_status(self.state_dir).get("mesh") or {}).get("route_weights") or {}
+        tracks = {subset: self._versions_served(serving.mesh.subsets.get(subset, {}))
+                  for subset in weights}
+        rolled = [subset for subset, served in tracks.items() if version in served]
+        others = [subset for subset in weights if subset not in rolled]
+        if len(rolled) != 1 or len(others) != 1:
+            shown = ", ".join(f"{s or '(service)'}: versions {sorted(v)}"
+                              for s, v in tracks.items()) or "none"
+            raise TargetError(f"cannot roll out version {version}: the route needs exactly "
+                              f"two destinations, one serving it ({shown})")
+        split = {rolled[0]: int(weight_pct), others[0]: 100 - int(weight_pct)}
+        return list(self._control.call("set_route_weights", weights=split) or [])
+
+    def _versions_served(self, labels: dict[str, str]) -> set[int]:
+        """The model versions the Deployments whose pods carry ``labels`` load (their
+        models.config version policy: ``specific`` versions; others count as none)."""
+        served: set[int] = set()
+        for deployment in self.read_cluster().deployments:
+            if not selects(labels, deployment.template.labels):
+                continue
+            for volume in deployment.template.volumes:
+                for file_name, text in volume.files.items():
+                    if file_name.endswith("models.config"):
+                        for model in parse_model_config(text, file_name).models:
+                            if model.policy.kind == "specific":
+                                served.update(model.policy.versions)
+        return served
+
     def clear_faults(self) -> list[str]:
         return list(self._control.call("clear_fault") or [])
 
     # disruption budget -----------------------------------------------------------------
     def _serving(self) -> DeploymentSpec:
-        """The serving deployment: the first one (the local overlay runs one)."""
+        """The serving Deployment: the one whose pods the route sends the most weight to in
+        the manifests (the stable track, not a canary), the first one without a route."""
         if self._serving_spec is None:
             deployments = self.read_cluster().deployments
             if not deployments:
                 raise TargetError(f"{self.overlay}: no Deployment in the overlay")
-            self._serving_spec = deployments[0]
+
+            def weight(deployment: DeploymentSpec) -> int:
+                mesh, labels = deployment.mesh, deployment.template.labels
+                return sum(w for subset, w in mesh.route_weights.items()
+                           if _in_destination(mesh, subset, labels))
+
+            self._serving_spec = max(deployments, key=weight)  # first of the heaviest
         return self._serving_spec
 
     def desired_replicas(self) -> int:
@@ -354,6 +426,14 @@ def route_policy(mesh: MeshPolicy) -> RoutePolicy:
         )
     except (TypeError, ValueError) as exc:
         raise TargetError(f"VirtualService retries {retries!r}: {exc}") from exc
+
+
+def _in_destination(mesh: MeshPolicy, subset: str, labels: dict[str, str]) -> bool:
+    """Whether a pod labelled ``labels`` belongs to the route destination ``subset`` ("": the
+    whole service; a subset the DestinationRule does not define has no endpoints)."""
+    if not subset:
+        return True
+    return subset in mesh.subsets and selects(mesh.subsets[subset], labels)
 
 
 def _alive(pid: int) -> bool:
