@@ -19,6 +19,8 @@
 #   WITH_GRAFANA       1: install Grafana with the dashboard    (0)
 #   WITH_TRACING       1: Jaeger + the mesh's otel-tracing      (0)
 #   WORK_DIR           downloads (istioctl)                     (~/.cache/tfsverify-kind)
+#   TFSVERIFY_KUBE_LOAD_IMAGE
+#                      the in-mesh load Job's image (tfsverify) (ghcr.io/tfsverify/tfsverify-load:dev)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,6 +38,10 @@ WORK_DIR="${WORK_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tfsverify-kind}"
 # must match base/deployment.yaml (initContainers[0].image) and the TF Serving image
 MODEL_IMAGE="ghcr.io/tfsverify/anomaly-detection-model:2"
 SERVING_IMAGE="tensorflow/serving:2.19.1"
+# the experiments' load runs as a Job inside the mesh from this image; the kubernetes target
+# reads the same variable (src/tfsverify/targets/kubernetes/config.py)
+LOAD_IMAGE="${TFSVERIFY_KUBE_LOAD_IMAGE:-ghcr.io/tfsverify/tfsverify-load:dev}"
+REPO="$(dirname "$DEPLOY")"
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 die() { printf 'bootstrap: %s\n' "$*" >&2; exit 2; }
@@ -147,13 +153,16 @@ step_tracing() {
 }
 
 step_images() {
-  need docker "to build the model image and load images into kind"
+  need docker "to build the images and load them into kind"
   log "building $MODEL_IMAGE from reference-deploy/model"
   docker build -q -f "$DEPLOY/images/model/Dockerfile" -t "$MODEL_IMAGE" "$DEPLOY" >/dev/null
+  log "building $LOAD_IMAGE (tfsverify, for the in-mesh load Job) from the repository"
+  DOCKER_BUILDKIT=1 docker build -q -f "$DEPLOY/images/load/Dockerfile" -t "$LOAD_IMAGE" \
+    "$REPO" >/dev/null
   if ! docker image inspect "$SERVING_IMAGE" >/dev/null 2>&1; then
     docker pull -q "$SERVING_IMAGE" >/dev/null
   fi
-  kind load docker-image --name "$CLUSTER_NAME" "$MODEL_IMAGE" "$SERVING_IMAGE"
+  kind load docker-image --name "$CLUSTER_NAME" "$MODEL_IMAGE" "$SERVING_IMAGE" "$LOAD_IMAGE"
 }
 
 step_deploy() {

@@ -9,7 +9,10 @@ Two ways to reach the service:
 
 On a terminal a live line shows the rate, errors and p99 so far; a summary table follows.
 ``--json`` prints the result JSON instead; ``--out DIR`` writes ``result.json`` and the
-per-second series. Ctrl-C stops sending at once, still reports the partial run, and exits
+per-second series. ``--stream`` prints JSON lines while the run goes on instead (a header,
+one line per completed second with its HdrHistogram, progress, an end line; see
+:mod:`tfsverify.load.stream`): how a load Job reports through its log. Ctrl-C (and, with
+``--stream``, SIGTERM) stops sending at once, still reports the partial run, and exits
 with 130.
 """
 
@@ -36,6 +39,7 @@ from tfsverify.load.mesh import ClientTls, EndpointSource, fixed_upstream, wait_
 from tfsverify.load.profiles import load_profile
 from tfsverify.load.result import LoadResult
 from tfsverify.load.runner import run_load
+from tfsverify.load.stream import run_streaming
 from tfsverify.serving.golden import load_golden
 from tfsverify.targets.base import Endpoint
 
@@ -84,6 +88,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="golden vectors (default: reference-deploy/model/golden.json)",
     )
     add("--json", action="store_true", help="print the result JSON instead of the table")
+    add(
+        "--stream",
+        action="store_true",
+        help="print JSON lines while the load runs (header, one per second, end); one worker",
+    )
     add("--out", type=Path, metavar="DIR", help="write result.json and series.parquet here")
 
 
@@ -103,20 +112,31 @@ def _run(
     profile = load_profile(args.profile).with_overrides(
         rate_rps=args.rate, duration_s=args.duration, workers=args.workers
     )
+    stream = getattr(args, "stream", False)
+    if stream and args.json:
+        raise BadInput("--stream and --json both print to stdout: choose one")
+    if stream and profile.workers > 1 and args.workers is not None:
+        raise BadInput("--stream runs one worker; leave out --workers")
     source, mode = _endpoint_source(args, endpoints_from_target)
     golden = load_golden(args.golden)
     stop = threading.Event()
-    live = err.is_terminal and not args.json
-    with _stop_on_ctrl_c(stop), _progress_line(err, live) as on_tick:
-        result = run_load(
-            profile, source, golden=golden, on_tick=on_tick, stop_event=stop, mode=mode
-        )
+    if stream:
+        with _stop_on_ctrl_c(stop, sigterm=True):
+            result = run_streaming(
+                profile, source, golden=golden, write=_write_flushed, stop_event=stop, mode=mode
+            )
+    else:
+        live = err.is_terminal and not args.json
+        with _stop_on_ctrl_c(stop), _progress_line(err, live) as on_tick:
+            result = run_load(
+                profile, source, golden=golden, on_tick=on_tick, stop_event=stop, mode=mode
+            )
     if args.out is not None:
         written = result.write(args.out)
         sys.stderr.write(f"wrote {', '.join(str(p) for p in written)}\n")
     if args.json:
         sys.stdout.write(result.to_json() + "\n")
-    else:
+    elif not stream:  # a stream went to stdout while it ran
         Console().print(summary_table(result))
     return EXIT_INTERRUPTED if stop.is_set() else EXIT_OK
 
@@ -143,17 +163,24 @@ def _endpoint_source(
     return source, "address"
 
 
+def _write_flushed(line: str) -> None:
+    sys.stdout.write(line)
+    sys.stdout.flush()  # a pipe (a pod's log) is block-buffered otherwise
+
+
 @contextmanager
-def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C sets ``stop`` (the engine then stops sending) instead of raising."""
+def _stop_on_ctrl_c(stop: threading.Event, sigterm: bool = False) -> Iterator[None]:
+    """Ctrl-C (and SIGTERM if asked) sets ``stop`` (the engine then stops sending)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signals = [signal.SIGINT, *([signal.SIGTERM] if sigterm else [])]
+    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in signals}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @contextmanager

@@ -17,12 +17,21 @@ It serves, over real HTTP, the resources and verbs the target uses, so the real
 ``/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets`` LIST
 ``/apis/discovery.k8s.io/v1/.../endpointslices``       LIST, derived from ready pods
 ``/apis/networking.istio.io/v1/.../virtualservices/{n}`` GET, PATCH (JSON patch, merge)
+``/apis/batch/v1/namespaces/{ns}/jobs[/{name}]``       POST (creates the Job's pod, labelled
+                                                       ``job-name``), GET, DELETE (with the
+                                                       Job's pods)
+``.../pods/{name}/log``                                GET (text; ``container``,
+                                                       ``tailLines``)
 =====================================================  ==================================
 
 A tiny ReplicaSet controller replaces a deleted or evicted pod of the deployment with a new
 one on the schedulable node with the fewest serving pods; it turns Ready ``ready_delay_s``
 later (evaluated when read). No watch: the target polls. ``forbid(verb, resource)`` makes a
 verb answer 403, as a Role without it would.
+
+The "kubelet" of a Job's pod is ``cluster.kubelet(cluster, pod)``, called once the pod is
+created (default: the pod turns Running). Tests make it pull no image, or stream a real
+load's lines into ``cluster.logs[pod name]`` (which ``pods/log`` serves).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -116,6 +126,9 @@ class FakeCluster:
         self.execs: list[dict[str, Any]] = []
         self.forbidden: set[tuple[str, str]] = set()
         self.ready_delay_s = ready_delay_s
+        self.logs: dict[str, str] = {}  # pod name -> its log text
+        self.kubelet: Callable[[FakeCluster, dict[str, Any]], None] = _run_pod
+        self.deleted_jobs: list[str] = []
         self._version = 100
         self._serial = 0
 
@@ -148,6 +161,47 @@ class FakeCluster:
 
     def mutations(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.requests if m != "GET" or p.endswith("/exec")]
+
+    # the Job controller -------------------------------------------------------------------
+    def create_job(self, namespace: str, job: dict[str, Any]) -> dict[str, Any]:
+        """Store the Job and make its one pod (Pending), then let the kubelet run it."""
+        name = job["metadata"]["name"]
+        template = job["spec"]["template"]
+        with self.lock:
+            job["metadata"]["namespace"] = namespace
+            self.put("jobs", job)
+            self._serial += 1
+            labels = {**(template["metadata"].get("labels") or {}), "job-name": name,
+                      "batch.kubernetes.io/job-name": name}
+            pod = {"metadata": {"name": f"{name}-p{self._serial}", "namespace": namespace,
+                                "labels": labels,
+                                "creationTimestamp": f"2026-01-01T00:00:{self._serial:02d}Z"},
+                   "spec": copy.deepcopy(template["spec"]),
+                   "status": {"phase": "Pending"}}
+            self.put("pods", pod)
+            self.logs[pod["metadata"]["name"]] = ""
+        self.kubelet(self, pod)
+        return job
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        """Delete the Job and its pods (what background propagation ends in)."""
+        with self.lock:
+            self.objects.pop(("jobs", namespace, name), None)
+            for key, obj in list(self.objects.items()):
+                if key[0] == "pods" and key[1] == namespace and (
+                        obj["metadata"].get("labels") or {}).get("job-name") == name:
+                    del self.objects[key]
+            self.deleted_jobs.append(name)
+
+    def set_pod_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        with self.lock:
+            pod = self.objects.get(("pods", namespace, name))
+            if pod is not None:
+                pod["status"] = status
+
+    def append_log(self, pod: str, text: str) -> None:
+        with self.lock:
+            self.logs[pod] = self.logs.get(pod, "") + text
 
     # the ReplicaSet controller -------------------------------------------------------------
     def _settle(self, pod: dict[str, Any]) -> None:
@@ -232,6 +286,18 @@ class FakeCluster:
                            for p in svc["spec"]["ports"]]}]
 
 
+def _run_pod(cluster: FakeCluster, pod: dict[str, Any]) -> None:
+    """The default kubelet: the Job's pod runs at once (and logs nothing)."""
+    meta = pod["metadata"]
+    cluster.set_pod_status(meta["namespace"], meta["name"], running_status(pod))
+
+
+def running_status(pod: dict[str, Any]) -> dict[str, Any]:
+    return {"phase": "Running", "containerStatuses": [
+        {"name": c["name"], "ready": True, "restartCount": 0, "state": {"running": {}}}
+        for c in pod["spec"].get("containers", [])]}
+
+
 def _ready(pod: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True"
                for c in pod.get("status", {}).get("conditions", []))
@@ -241,8 +307,9 @@ _ROUTES: list[tuple[str, str, bool]] = [
     # (regex, kind, namespaced); the kind is the resource name used in RBAC messages
     (r"/api/v1/namespaces/(?P<name>[^/]+)", "namespaces", False),
     (r"/api/v1/nodes(?:/(?P<name>[^/]+))?", "nodes", False),
-    (r"/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/(?P<sub>eviction|exec)", "pods",
-     True),
+    (r"/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/(?P<sub>eviction|exec|log)",
+     "pods", True),
+    (r"/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs(?:/(?P<name>[^/]+))?", "jobs", True),
     (r"/api/v1/namespaces/(?P<ns>[^/]+)/pods(?:/(?P<name>[^/]+))?", "pods", True),
     (r"/api/v1/namespaces/(?P<ns>[^/]+)/services(?:/(?P<name>[^/]+))?", "services", True),
     (r"/apis/apps/v1/namespaces/(?P<ns>[^/]+)/deployments(?:/(?P<name>[^/]+))?",
@@ -302,7 +369,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "POST": "create"}[method]
         resource = f"{kind}/{sub}" if sub else kind
         if sub:
-            verb = "create"
+            verb = "get" if sub == "log" else "create"
         if (verb, resource) in cluster.forbidden:
             self._send(403, _status(403, "Forbidden", f"cannot {verb} {resource}"))
             return
@@ -319,6 +386,12 @@ class _Handler(BaseHTTPRequestHandler):
         cluster = self.cluster
         if sub == "exec":
             self._exec(ns, name or "", query)
+            return
+        if method == "POST" and name is None and kind == "jobs":
+            self._send(201, cluster.create_job(ns, self._body()))
+            return
+        if sub == "log":
+            self._log(ns, name or "", query)
             return
         if name is None and method == "GET":
             if kind == "endpointslices":
@@ -347,7 +420,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._patch(kind, current)
         elif method == "DELETE":
             self._body()
-            cluster.remove_pod(ns, name or "")
+            if kind == "jobs":
+                cluster.delete_job(ns, name or "")
+            else:
+                cluster.remove_pod(ns, name or "")
             self._send(200, current)
         elif sub == "eviction":
             self._body()
@@ -378,6 +454,27 @@ class _Handler(BaseHTTPRequestHandler):
         with self.cluster.lock:
             self.cluster.put(kind, patched)
         self._send(200, patched)
+
+    def _log(self, ns: str, name: str, query: dict[str, list[str]]) -> None:
+        container = query.get("container", [""])[0]
+        with self.cluster.lock:
+            pod = self.cluster.objects.get(("pods", ns, name))
+            text = self.cluster.logs.get(name, "")
+        names = [c["name"] for c in pod["spec"].get("containers", [])] if pod else []
+        if pod is None or container not in names:
+            self._send(404 if pod is None else 400,
+                       _status(400, "BadRequest", f"pod {name} or container {container} missing"))
+            return
+        tail = query.get("tailLines", [None])[0]
+        if tail is not None:
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[-int(tail):]) if int(tail) > 0 else ""
+        data = text.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _exec(self, ns: str, name: str, query: dict[str, list[str]]) -> None:
         command, container = query.get("command", []), query.get("container", [""])[0]

@@ -17,8 +17,18 @@ def test_load_job_runs_as_loadgen_with_a_sidecar_that_quits_at_the_end() -> None
     script = template["spec"]["containers"][0]["command"][2]
     assert script.startswith("tfsverify load --profile steady --address "
                              "anomaly-detection.tfserving.svc.cluster.local:8500 --plaintext "
-                             "--json --rate 50 --duration 60; rc=$?;")
+                             "--stream --rate 50 --duration 60; rc=$?;")
     assert "15020/quitquitquit" in script and script.endswith("exit $rc")
+
+
+def test_a_profile_document_travels_in_the_environment() -> None:
+    job = load_job("load-1", "img", profile="my profile", profile_document="kind: constant",
+                   duration_s=600)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["env"] == [{"name": "TFSVERIFY_LOAD_PROFILE", "value": "kind: constant"}]
+    script = container["command"][2]
+    assert script.startswith('printf \'%s\\n\' "$TFSVERIFY_LOAD_PROFILE" > /tmp/my-profile.yaml '
+                             "&& tfsverify load --profile /tmp/my-profile.yaml ")
 
 
 def test_readiness_comes_from_the_ready_condition_not_the_phase(

@@ -17,6 +17,15 @@
                                    works from inside the mesh
 ``TFSVERIFY_STATE_DIR``            where the fault journal lives (default
                                    ``$XDG_STATE_HOME/tfsverify/kubernetes``)
+``TFSVERIFY_KUBE_LOAD``            how chaos experiments send their load: ``job`` (default) a
+                                   Job in namespace ``tfsverify`` inside the mesh, results read
+                                   from its log; ``direct`` in this process (for a runner that
+                                   itself runs in a meshed pod as ``loadgen``)
+``TFSVERIFY_KUBE_LOAD_IMAGE``      the image of the load Job (holds tfsverify); default
+                                   ``ghcr.io/tfsverify/tfsverify-load:dev`` (what
+                                   ``scripts/bootstrap.sh images`` builds and loads into kind)
+``TFSVERIFY_KUBE_LOAD_START_TIMEOUT_S`` how long the load Job's pod may take to run and
+                                   start its load (image pull, sidecar), default 180
 =================================  ==========================================================
 """
 
@@ -30,6 +39,8 @@ from pathlib import Path
 from tfsverify.errors import BadInput
 
 DEFAULT_ALLOWED_CONTEXTS = ("kind-*",)
+DEFAULT_LOAD_IMAGE = "ghcr.io/tfsverify/tfsverify-load:dev"
+LOAD_MODES = ("job", "direct")
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,11 @@ class KubeSettings:
     dry_run: bool = False
     model_address: str | None = None
     state_dir: Path | None = None
+    load_mode: str = "job"  # "job": a Job inside the mesh; "direct": in this process
+    load_image: str = DEFAULT_LOAD_IMAGE
+    load_namespace: str = "tfsverify"
+    load_service_account: str = "loadgen"
+    load_start_timeout_s: float = 180.0
 
     @property
     def service_address(self) -> str:
@@ -104,4 +120,14 @@ def settings_from_environment(env: Mapping[str, str] | None = None) -> KubeSetti
         dry_run=_flag(env, "TFSVERIFY_DRY_RUN"),
         model_address=env.get("TFSVERIFY_KUBE_MODEL_ADDRESS") or None,
         state_dir=state_dir.resolve(),
+        load_mode=_load_mode(env),
+        load_image=env.get("TFSVERIFY_KUBE_LOAD_IMAGE") or DEFAULT_LOAD_IMAGE,
+        load_start_timeout_s=_positive_s(env, "TFSVERIFY_KUBE_LOAD_START_TIMEOUT_S", 180.0),
     )
+
+
+def _load_mode(env: Mapping[str, str]) -> str:
+    raw = (env.get("TFSVERIFY_KUBE_LOAD") or "job").strip().lower()
+    if raw not in LOAD_MODES:
+        raise BadInput(f"TFSVERIFY_KUBE_LOAD={raw!r}: expected job or direct")
+    return raw

@@ -18,9 +18,10 @@ from typing import Any
 
 from tfsverify.errors import BadInput, TargetError
 from tfsverify.targets.base import Endpoint, GrpcFault, ModelStatus, Node, Pod, SecurityCheck
-from tfsverify.targets.kubernetes import drain, faults, mesh, rails, sidecar
+from tfsverify.targets.kubernetes import drain, faults, loadrunner, mesh, rails, sidecar
 from tfsverify.targets.kubernetes.client import Kube
 from tfsverify.targets.kubernetes.config import KubeSettings, settings_from_environment
+from tfsverify.targets.kubernetes.loadrunner import LoadJobRunner
 from tfsverify.targets.kubernetes.objects import (
     is_ready,
     label_selector,
@@ -163,6 +164,19 @@ class KubernetesTarget:
             "model": model,
         }
 
+    # the load from inside the mesh -----------------------------------------------------
+    @property
+    def load_mode(self) -> str:
+        """``job`` (load as a Job inside the mesh) or ``direct`` (in this process)."""
+        return self.settings.load_mode
+
+    def load_job(self, name: str, profile_name: str, profile_document: str, rate_rps: float,
+                 duration_s: float) -> LoadJobRunner:
+        """The runner of one in-mesh ``tfsverify load --stream`` Job (created by ``create()``)."""
+        self._check_namespace()
+        return loadrunner.job_runner(self.kube, self.settings, self.announce, name,
+                                     profile_name, profile_document, rate_rps, duration_s)
+
     # faults ----------------------------------------------------------------------------
     def kill_pods(self, count: int, seed: int | None = None,
                   grace_s: int | None = None) -> list[str]:
@@ -191,16 +205,23 @@ class KubernetesTarget:
                            name, s.namespace, grace_period_seconds=grace_s)
         return chosen
 
+    def cordon_node(self, name: str) -> list[str]:
+        """Mark ``name`` unschedulable (annotated, so recover finds it); evicts nothing."""
+        self._before_fault()
+        drain.cordon(self.kube, self.settings, name, self.announce)
+        return [name]
+
     def drain_node(self, name: str) -> list[str]:
         """Cordon ``name``, evict the namespace's pods on it (PDB honoured, mesh pods
-        included) and wait until as many serving pods are Ready elsewhere as were Ready."""
+        included) and wait until they are gone, as ``kubectl drain`` does. Their
+        replacements may stay Pending (no free GPU elsewhere): waiting for them to be Ready
+        is the experiment's business (``wait_for_ready_replicas``)."""
         self._before_fault()
         import time
 
         s = self.settings
         on_node = drain.pods_on_node(self.kube, s, name)
         evicting = [p["metadata"]["name"] for p in on_node]
-        wanted = min(self.desired_replicas(), sum(1 for p in self._raw_pods() if is_ready(p)))
         drain.cordon(self.kube, s, name, self.announce)
         if s.dry_run:
             for pod in evicting:
@@ -209,7 +230,7 @@ class KubernetesTarget:
         deadline = time.monotonic() + s.drain_timeout_s
         for pod in evicting:
             drain.evict(self.kube, s, pod, deadline)
-        drain.wait_moved(self._raw_pods, s, name, evicting, wanted, deadline)
+        drain.wait_moved(self._raw_pods, s, name, evicting, 0, deadline)
         return evicting
 
     def uncordon_node(self, name: str) -> list[str]:
@@ -237,6 +258,11 @@ class KubernetesTarget:
             self.kube, s,
             lambda spec: faults.with_canary_weight(spec, weight_pct, s.route, s.virtual_service),
             f"canary weight {weight_pct} % on route {s.route}", self.announce)
+
+    def rollout_model(self, version: int, weight_pct: int) -> list[str]:
+        """Send ``weight_pct`` % of the route to the canary subset, whose Deployment serves
+        model ``version`` (reference-deploy/components/canary); snapshot kept."""
+        return self.set_canary_weight(weight_pct)
 
     def clear_faults(self) -> list[str]:
         """Restore the VirtualService from its snapshot (faults and canary weights)."""
