@@ -11,7 +11,7 @@ import pytest
 
 from tfsverify.chaos import context
 from tfsverify.chaos.target import use_target
-from tfsverify.errors import BadInput, TargetNotRunning
+from tfsverify.errors import BadInput, TargetError, TargetNotRunning
 from tfsverify.targets.base import Endpoint, GrpcFault, ModelStatus, Node, Pod, SecurityCheck
 
 
@@ -27,6 +27,7 @@ class FakeTarget:
         self.running = True
         self.cordoned: set[str] = set()
         self.fault: GrpcFault | None = None
+        self.canary_weight_pct = 0
         self.calls: list[str] = []
         self._pods = [Pod(f"pod-{i}", f"node-{i}", True, 0, f"127.0.0.{i + 1}:8500")
                       for i in range(replicas)]
@@ -56,6 +57,12 @@ class FakeTarget:
         self.calls.append(f"kill {','.join(chosen)}")
         return chosen
 
+    def cordon_node(self, name: str) -> list[str]:
+        self._check()
+        self.cordoned.add(name)
+        self.calls.append(f"cordon {name}")
+        return [name]
+
     def drain_node(self, name: str) -> list[str]:
         self._check()
         self.cordoned.add(name)
@@ -84,9 +91,18 @@ class FakeTarget:
         self.calls.append(f"fault {fault.abort_status} {fault.abort_pct:g}")
         return [p.name for p in self._pods]
 
+    def rollout_model(self, version: int, weight_pct: int) -> list[str]:
+        self._check()
+        if version != 2:
+            raise TargetError(f"cannot roll out version {version}: no track serves it")
+        self.canary_weight_pct = weight_pct
+        self.calls.append(f"rollout v{version} {weight_pct}")
+        return ["canary", "stable"]
+
     def clear_faults(self) -> list[str]:
         self._check()
         self.fault = None
+        self.canary_weight_pct = 0
         self.calls.append("clear")
         return [p.name for p in self._pods]
 

@@ -55,6 +55,27 @@ def test_hypothesis_probes_become_verdicts() -> None:
     assert verdicts[1]["detail"] == "2/3 ready"
 
 
+def test_method_probes_with_a_tolerance_become_verdicts_too() -> None:
+    """The Chaos Toolkit ignores a method probe's tolerance; tfsverify holds it to it."""
+    journal = {"run": [
+        {"activity": {"type": "action", "name": "shift"}, "status": "succeeded", "output": []},
+        {"activity": {"type": "probe", "name": "share", "tolerance": True},
+         "status": "succeeded", "output": False},
+        {"activity": {"type": "probe", "name": "count", "tolerance": [0, 2]},
+         "status": "succeeded", "output": 1},
+        {"activity": {"type": "probe", "name": "raised", "tolerance": True},
+         "status": "failed", "output": None, "exception": ["TargetError: gone\n"]},
+        {"activity": {"type": "probe", "name": "no-tolerance"}, "status": "succeeded",
+         "output": 3},
+    ]}
+    verdicts = hypothesis_verdicts("model-rollout", journal, {"method:share": "v2 at 3 %"})
+    assert [(v["id"], v["passed"]) for v in verdicts] == [
+        ("model-rollout.method.share", False), ("model-rollout.method.count", True),
+        ("model-rollout.method.raised", False)]
+    assert verdicts[0]["detail"] == "v2 at 3 %"
+    assert verdicts[2]["detail"] == "the probe raised: TargetError: gone"
+
+
 def test_journal_error_names_the_activity_that_raised() -> None:
     journal = {"run": [{"activity": {"name": "drain"}, "status": "failed",
                         "exception": ["Traceback", "ActivityFailed: drain timed out\n"]}]}

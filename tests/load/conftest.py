@@ -108,6 +108,7 @@ class FakePredictServer:
             row.tobytes(): score for row, score in zip(golden.inputs, golden.scores, strict=True)
         }
         self.wrong = False
+        self.names_version = False  # say which version answered, as TF Serving does
         self.fail_with: grpc.StatusCode | None = None
         self.stall_from_unix = 0.0  # requests arriving in [from, until) wait until `until`
         self.stall_until_unix = 0.0
@@ -165,6 +166,9 @@ class FakePredictServer:
             scores = scores + 1.0
         response = predict_pb2.PredictResponse()
         response.outputs[self.golden.output_name].CopyFrom(tensor_proto(scores))
+        if self.names_version:
+            response.model_spec.name = self.golden.model_name
+            response.model_spec.version.value = self.golden.version
         return response
 
 

@@ -38,6 +38,7 @@ from typing import Any
 from tfsverify import slo
 from tfsverify.chaos import context as ctx
 from tfsverify.chaos.background import BackgroundLoad
+from tfsverify.chaos.jobload import JobLoad, background_load
 from tfsverify.chaos.results import experiment_part, hypothesis_verdicts, journal_error, touched_by
 from tfsverify.chaos.session import RunSession, current_session, new_run_dir
 from tfsverify.chaos.target import current_target
@@ -115,7 +116,7 @@ class _Run:
     session: RunSession
     standalone: bool
     slo_set: slo.SloSet | None = None
-    load: BackgroundLoad | None = None
+    load: BackgroundLoad | JobLoad | None = None
     started_target: bool = False
     phase: str = "setup"
     hypotheses: int = 0
@@ -166,7 +167,7 @@ def before_experiment_control(context: Any = None, **arguments: Any) -> None:
             run.started_target = True
             session.event("starting the local target")
             target.up()  # type: ignore[attr-defined]
-        run.load = BackgroundLoad(profile, target.endpoint, golden)
+        run.load = background_load(target, profile, golden)
         run.load.start()
         session.event("baseline")
         run.load.wait_until(run.load.measured_from_unix + args.baseline_s)
@@ -327,6 +328,11 @@ def finish(run: _Run, journal: dict[str, Any]) -> None:
         part = {"name": run.args.name, "title": run.title, "status": status,
                 "error": error or str(exc), "verdicts": [], "activities": run.records}
     run.session.experiments.append(part)
+    if part.get("error") and journal and journal.get("status") == "completed":
+        # an action that raised leaves the Chaos Toolkit's status "completed": the fault
+        # may not have happened, so the run proves nothing; `chaos run` must not exit 0
+        journal["status"] = "failed"
+        log.error("tfsverify: %s: %s", part["name"], part["error"])
     breached = [v["id"] for v in part.get("verdicts") or [] if not v.get("passed")]
     if breached and journal:
         # the plain `chaos run` exits 1 only on a failed status or a deviation: an SLO

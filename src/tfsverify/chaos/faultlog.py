@@ -8,7 +8,8 @@ between (a crash, ``kill -9``, a lost machine) leaves the fault on record::
      "experiment": "node-drain", "persistent": true, "unix": 1795680000.0}
     {"event": "undone", "id": "f-...", "how": "uncordoned", "unix": 1795680030.0}
 
-``persistent`` faults stay until undone (a cordoned node, an injected mesh fault); the
+``persistent`` faults stay until undone (a cordoned node, an injected mesh fault, route
+weights moved by a model rollout); the
 others heal by themselves (a killed pod is replaced by its ReplicaSet, a killed sidecar is
 restarted by the kubelet) and are marked undone as soon as their action returns.
 The file is only ever appended to (under an exclusive lock), so replaying it is safe and
@@ -29,8 +30,9 @@ from typing import Any
 
 from tfsverify.errors import BadInput
 
-KINDS = ("cordon", "grpc_fault", "pod_kill", "sidecar_kill")
-PERSISTENT = {"cordon": True, "grpc_fault": True, "pod_kill": False, "sidecar_kill": False}
+KINDS = ("cordon", "grpc_fault", "pod_kill", "sidecar_kill", "route_weights")
+PERSISTENT = {"cordon": True, "grpc_fault": True, "pod_kill": False, "sidecar_kill": False,
+              "route_weights": True}
 
 
 @dataclass(frozen=True)

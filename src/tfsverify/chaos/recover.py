@@ -1,7 +1,8 @@
 """``tfsverify recover``: undo every fault a run applied and did not roll back.
 
 It replays the target's fault journal (:mod:`tfsverify.chaos.faultlog`): a cordoned node is
-uncordoned, an injected mesh fault cleared, and each is marked undone. Faults that heal by
+uncordoned, an injected mesh fault cleared, a rollout's route weights returned to the
+manifests' ones, and each is marked undone. Faults that heal by
 themselves (killed pods and sidecars) are only marked. Running it again finds nothing to do.
 
 When the local target is not running, its faults ended with its processes: they are marked
@@ -22,6 +23,9 @@ def _undo(target: Target, fault: Fault) -> str:
     if fault.kind == "grpc_fault":
         target.clear_faults()
         return "cleared the mesh fault"
+    if fault.kind == "route_weights":
+        target.clear_faults()
+        return "returned the route to its manifest weights"
     return "healed by itself (replaced or restarted by the target)"
 
 

@@ -53,32 +53,57 @@ def series_rows(series: Iterable[IntervalStats]) -> list[dict[str, Any]]:
 
 def hypothesis_verdicts(name: str, journal: Mapping[str, Any],
                         notes: Mapping[str, str]) -> list[dict[str, Any]]:
-    """One verdict per steady-state probe run, before and after the method."""
+    """One verdict per steady-state probe run, before and after the method, and one per
+    method probe that carries a ``tolerance``: the Chaos Toolkit ignores a method probe's
+    tolerance, tfsverify holds it to it (a rollout step's traffic share, a GPU pod's place)."""
     verdicts = []
     states = journal.get("steady_states") or {}
     for when in ("before", "after"):
         state = states.get(when) or {}
         for probe in state.get("probes") or []:
-            activity = probe.get("activity") or {}
-            probe_name = str(activity.get("name", "probe"))
-            tolerance = activity.get("tolerance")
-            output = probe.get("output")
-            failed = probe.get("status") == "failed"
-            detail = notes.get(f"hypothesis-{when}:{probe_name}") or (
-                f"the probe raised: {_exception_line(probe)}" if failed else
-                f"returned {json.dumps(jsonable(output))}, tolerance {json.dumps(tolerance)}")
-            verdicts.append({
-                "id": f"{name}.hypothesis-{when}.{probe_name}",
-                "assertion": probe_name,
-                "window": f"hypothesis-{when}",
-                "measured": _scalar(output),
-                "limit": _scalar(tolerance),
-                "comparison": "tolerance",
-                "unit": "",
-                "passed": bool(probe.get("tolerance_met")) and not failed,
-                "detail": detail,
-            })
+            verdicts.append(_verdict(name, f"hypothesis-{when}", probe, notes,
+                                     bool(probe.get("tolerance_met"))))
+    for probe in journal.get("run") or []:
+        activity = probe.get("activity") or {}
+        if activity.get("type") != "probe" or "tolerance" not in activity:
+            continue
+        met = probe.get("status") != "failed" and _within(activity["tolerance"],
+                                                          probe.get("output"))
+        verdicts.append(_verdict(name, "method", probe, notes, met))
     return verdicts
+
+
+def _verdict(name: str, window: str, probe: Mapping[str, Any], notes: Mapping[str, str],
+             met: bool) -> dict[str, Any]:
+    activity = probe.get("activity") or {}
+    probe_name = str(activity.get("name", "probe"))
+    tolerance = activity.get("tolerance")
+    output = probe.get("output")
+    failed = probe.get("status") == "failed"
+    detail = notes.get(f"{window}:{probe_name}") or (
+        f"the probe raised: {_exception_line(probe)}" if failed else
+        f"returned {json.dumps(jsonable(output))}, tolerance {json.dumps(tolerance)}")
+    return {
+        "id": f"{name}.{window}.{probe_name}",
+        "assertion": probe_name,
+        "window": window,
+        "measured": _scalar(output),
+        "limit": _scalar(tolerance),
+        "comparison": "tolerance",
+        "unit": "",
+        "passed": met and not failed,
+        "detail": detail,
+    }
+
+
+def _within(tolerance: Any, value: Any) -> bool:
+    """The Chaos Toolkit's own tolerance rules (a value, a range, a regex, a JSONPath...)."""
+    from chaoslib.hypothesis import within_tolerance
+
+    try:
+        return bool(within_tolerance(tolerance, value, configuration={}, secrets={}))
+    except Exception:  # a tolerance the Chaos Toolkit itself cannot evaluate: not met
+        return False
 
 
 def _scalar(value: Any) -> Any:
