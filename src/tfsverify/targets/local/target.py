@@ -382,9 +382,10 @@ class LocalTarget:
         from tfsverify.serving.golden import load_golden
 
         status = read_status(self.state_dir)
-        ready = [p["address"] for p in status["pods"] if p.get("ready") and p.get("address")]
+        ready = [p.address for p in self.pods() if p.ready and p.address]  # the stable track
         if not ready:
-            raise TargetError("no ready pod to probe the mesh security of")
+            raise TargetError("no ready pod of the serving Deployment to probe the mesh "
+                              "security of")
         return security.Caller(self.state_dir / "pki", ready[0], status["tls"]["server_name"],
                                load_golden())
 
