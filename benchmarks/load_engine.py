@@ -6,8 +6,8 @@ Three measurements, each against the same fake PredictionService running in its 
 process (golden answers, optional stall schedule), with each client in its own process:
 
 a. client CPU per request: this engine vs Locust (``scenarios/locustfile.py``, users of 20
-   requests/s each) at the same offered rates; start-up CPU is removed by subtracting a
-   one-second run of each client;
+   requests/s each) at the same offered rates, as the ratio engine/Locust; start-up and
+   ramp-up CPU cancel out between a long and a short run of each client at the same rate;
 b. fidelity: the server stalls ``stall_s`` every ``every_s`` seconds; the ground truth is
    what an open-loop population arriving at the offered rate would see, computed from the
    stall schedule; reported are each client's p99/p99.9 and their relative errors;
@@ -227,26 +227,47 @@ def pick(values: list[float], percent: float) -> float:
 
 
 def cpu_per_request(work: Path, rate: float, seconds: float, per_user: float) -> dict[str, Any]:
+    """Marginal client CPU per request of each client at ``rate``, and their ratio.
+
+    Each client runs twice at the same rate, for ``seconds`` and for a quarter of it (at
+    least 2 s); the CPU per request is the difference of the two runs' CPU (user + system,
+    of the client process and every process it waited for: the engine's workers) over the
+    difference of their request counts. Start-up, connecting, Locust's per-user set-up,
+    ramp-up and the end-of-run report cancel out, so both clients are charged for the same
+    thing: sending at ``rate``, checking every answer, keeping their statistics.
+    """
+    short_s = max(2.0, seconds / 4)
     server = Server()
     try:
-        base_engine = engine(server.address, profile_file(work, 10, 1, 1000))[1]
-        base_locust = locust(server.address, profile_file(work, 10, 1, 1000), per_user)[1]
-        profile = profile_file(work, rate, seconds, 1000)
-        doc, cpu_engine = engine(server.address, profile)
-        stats, cpu_locust = locust(server.address, profile, per_user)
+        short = profile_file(work, rate, short_s, 1000)
+        long = profile_file(work, rate, seconds, 1000)
+        engine_short, cpu_engine_short = engine(server.address, short)
+        locust_short, cpu_locust_short = locust(server.address, short, per_user)
+        doc, cpu_engine = engine(server.address, long)
+        stats, cpu_locust = locust(server.address, long, per_user)
     finally:
         server.close()
-    engine_us = (cpu_engine - base_engine) / doc["totals"]["sent"] * 1e6
-    locust_us = (cpu_locust - base_locust) / stats["num_requests"] * 1e6
+    engine_requests = doc["totals"]["sent"] - engine_short["totals"]["sent"]
+    locust_requests = stats["num_requests"] - locust_short["num_requests"]
+    engine_us = (cpu_engine - cpu_engine_short) / engine_requests * 1e6
+    locust_us = (cpu_locust - cpu_locust_short) / locust_requests * 1e6
     return {
         "offered_rps": rate,
         "seconds": seconds,
-        "engine": {"requests": doc["totals"]["sent"], "cpu_us_per_request": round(engine_us, 1)},
+        "baseline_seconds": short_s,
+        "engine": {
+            "requests": doc["totals"]["sent"],
+            "wrong": doc["totals"]["wrong"],
+            "failed": doc["totals"]["failed"],
+            "cpu_us_per_request": round(engine_us, 1),
+        },
         "locust": {
             "requests": stats["num_requests"],
+            "failed": stats["num_failures"],
             "users": math.ceil(rate / per_user),
             "cpu_us_per_request": round(locust_us, 1),
         },
+        "engine_over_locust": round(engine_us / locust_us, 3),
         "locust_over_engine": round(locust_us / engine_us, 2),
     }
 
@@ -324,7 +345,7 @@ def main() -> int:
         report = {
             "cpu": [
                 cpu_per_request(work, rate=rate, seconds=15 * scale, per_user=20)
-                for rate in (200, 800)
+                for rate in (400, 800)
             ],
             "fidelity": fidelity(
                 work, rate=100, seconds=30 * scale, every_s=10, stall_s=1.0, per_user=20

@@ -118,7 +118,7 @@ class Part:
 class EngineBenchmarkPlan:
     """Settings of the load-engine benchmark (``benchmarks/load_engine.py``)."""
 
-    cpu_rates_rps: tuple[float, ...] = (200.0, 800.0)
+    cpu_rates_rps: tuple[float, ...] = (400.0, 800.0)
     cpu_seconds: float = 15.0
     per_user_rps: float = 20.0
     fidelity_rate_rps: float = 100.0
@@ -130,7 +130,8 @@ class EngineBenchmarkPlan:
 
     def estimate_s(self) -> float:
         """Rough seconds: each client process costs about 3 s to start besides its run."""
-        cpu = sum(2 * (self.cpu_seconds + 3) + 2 * (1 + 3) for _ in self.cpu_rates_rps)
+        short_s = max(2.0, self.cpu_seconds / 4)  # the run whose CPU is subtracted
+        cpu = sum(2 * (self.cpu_seconds + 3) + 2 * (short_s + 3) for _ in self.cpu_rates_rps)
         fidelity = 2 * (self.fidelity_seconds + 4)
         rate = self.rate_check_seconds + 4 if self.rate_check_rps else 0.0
         return cpu + fidelity + rate
