@@ -230,7 +230,7 @@ class KubernetesTarget:
         deadline = time.monotonic() + s.drain_timeout_s
         for pod in evicting:
             drain.evict(self.kube, s, pod, deadline)
-        drain.wait_moved(self._raw_pods, s, name, evicting, 0, deadline)
+        drain.wait_gone(self._raw_pods, s, name, evicting, deadline)
         return evicting
 
     def uncordon_node(self, name: str) -> list[str]:
