@@ -15,11 +15,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from tfsverify.errors import BadInput, TargetError, TargetNotRunning
-from tfsverify.serving.config import parse_model_config
+from tfsverify.serving.config import ModelConfig, parse_model_config
 from tfsverify.targets.base import (
     Endpoint,
     GrpcFault,
@@ -231,13 +232,9 @@ class LocalTarget:
         """The first model of the deployment's TF Serving model config file."""
         if self._model_name is None:
             for deployment in self.read_cluster().deployments:
-                for volume in deployment.template.volumes:
-                    for file_name, text in volume.files.items():
-                        if file_name.endswith("models.config"):
-                            models = parse_model_config(text, file_name).models
-                            if models:
-                                self._model_name = models[0].name
-                                return self._model_name
+                for model in _models(deployment):
+                    self._model_name = model.name
+                    return self._model_name
             raise TargetError(f"{self.overlay}: no models.config in any configMap volume")
         return self._model_name
 
@@ -320,9 +317,10 @@ class LocalTarget:
         back, 100 promotes. Returns the destinations whose weight changed."""
         if isinstance(weight_pct, bool) or not 0 <= weight_pct <= 100:
             raise BadInput(f"weight_pct={weight_pct!r}: a whole percentage from 0 to 100")
-        serving = self._serving()
+        subsets = self._serving().mesh.subsets
+        deployments = self.read_cluster().deployments
         weights = (read_status(self.state_dir).get("mesh") or {}).get("route_weights") or {}
-        tracks = {subset: self._versions_served(serving.mesh.subsets.get(subset, {}))
+        tracks = {subset: _versions_served(deployments, subsets.get(subset, {}))
                   for subset in weights}
         rolled = [subset for subset, served in tracks.items() if version in served]
         others = [subset for subset in weights if subset not in rolled]
@@ -333,21 +331,6 @@ class LocalTarget:
                               f"two destinations, one serving it ({shown})")
         split = {rolled[0]: int(weight_pct), others[0]: 100 - int(weight_pct)}
         return list(self._control.call("set_route_weights", weights=split) or [])
-
-    def _versions_served(self, labels: dict[str, str]) -> set[int]:
-        """The model versions the Deployments whose pods carry ``labels`` load (their
-        models.config version policy: ``specific`` versions; others count as none)."""
-        served: set[int] = set()
-        for deployment in self.read_cluster().deployments:
-            if not selects(labels, deployment.template.labels):
-                continue
-            for volume in deployment.template.volumes:
-                for file_name, text in volume.files.items():
-                    if file_name.endswith("models.config"):
-                        for model in parse_model_config(text, file_name).models:
-                            if model.policy.kind == "specific":
-                                served.update(model.policy.versions)
-        return served
 
     def clear_faults(self) -> list[str]:
         return list(self._control.call("clear_fault") or [])
@@ -427,6 +410,22 @@ def route_policy(mesh: MeshPolicy) -> RoutePolicy:
         )
     except (TypeError, ValueError) as exc:
         raise TargetError(f"VirtualService retries {retries!r}: {exc}") from exc
+
+
+def _models(deployment: DeploymentSpec) -> Iterator[ModelConfig]:
+    """The models of the TF Serving model config files (``*models.config``) it mounts."""
+    for volume in deployment.template.volumes:
+        for file_name, text in volume.files.items():
+            if file_name.endswith("models.config"):
+                yield from parse_model_config(text, file_name).models
+
+
+def _versions_served(deployments: Iterable[DeploymentSpec], labels: dict[str, str]) -> set[int]:
+    """The model versions the Deployments whose pods carry ``labels`` load (their
+    models.config version policy: ``specific`` versions; others count as none)."""
+    return {version for deployment in deployments if selects(labels, deployment.template.labels)
+            for model in _models(deployment) if model.policy.kind == "specific"
+            for version in model.policy.versions}
 
 
 def _in_destination(mesh: MeshPolicy, subset: str, labels: dict[str, str]) -> bool:
