@@ -52,19 +52,21 @@ class Payloads:
     ) -> None:
         self.golden = golden
         count = max(1, min(MAX_BATCHES, len(golden) // batch_size))
-        self.bodies: list[bytes] = []
-        self.expected: list[np.ndarray] = []  # the golden set's own version
+        self._own_version = golden.versions[0]
         # version -> (its answer key, expected scores per batch)
         self._by_version: dict[int, tuple[AnswerKey, list[np.ndarray]]] = {}
-        self._known_good: list[set[bytes]] = []
         for version in golden.versions:
             key = golden.for_version(version)
             assert key is not None
             self._by_version[version] = (key, [
                 np.asarray(key.batch(batch_size, offset=number * batch_size)[1])
                 for number in range(count)])
+        self.expected = self._by_version[self._own_version][1]  # the golden set's version
+        self.bodies: list[bytes] = []
+        # per batch: answers already found right -> the version that gave them
+        self._known_good: list[dict[bytes, int]] = []
         for number in range(count):
-            inputs, scores = golden.batch(batch_size, offset=number * batch_size)
+            inputs = golden.batch(batch_size, offset=number * batch_size)[0]
             request = predict_request(
                 golden.model_name,
                 inputs,
@@ -73,36 +75,35 @@ class Payloads:
                 signature=golden.signature_name,
             )
             self.bodies.append(request.SerializeToString())
-            self.expected.append(np.asarray(scores))
-            self._known_good.append(set())
+            self._known_good.append({})
 
     def __len__(self) -> int:
         return len(self.bodies)
 
     def check(self, raw: bytes, number: int) -> bool:
-        """Whether ``raw`` (a serialised PredictResponse) answers batch ``number`` right.
+        """Whether ``raw`` (a serialised PredictResponse) answers batch ``number`` right."""
+        return self.answered_version(raw, number) is not None
+
+    def answered_version(self, raw: bytes, number: int) -> int | None:
+        """The model version whose golden answer to batch ``number`` ``raw`` is (the golden
+        set's own version when the server names none); ``None`` when it is wrong.
 
         An answer byte-identical to one already found right is right without parsing it
         again (servers repeat themselves), which saves most of the checking time.
         """
         known = self._known_good[number]
-        if raw in known:
-            return True
+        version = known.get(raw)
+        if version is not None:
+            return version
         try:
             response = predict_pb2.PredictResponse.FromString(raw)
             got = output_array(response, self.golden.output_name)
         except (DecodeError, TfsverifyError):
-            return False
-        version = response.model_spec.version.value if response.model_spec.HasField(
-            "version") else 0
-        if version == 0:  # the server did not say which version answered
-            key, expected = self.golden, self.expected[number]
-        elif version in self._by_version:
-            key, batches = self._by_version[version]
-            expected = batches[number]
-        else:
-            return False
-        right = key.matches(got, expected)
-        if right and len(known) < MAX_KNOWN_GOOD:
-            known.add(raw)
-        return right
+            return None
+        version = response.model_spec.version.value or self._own_version
+        entry = self._by_version.get(version)
+        if entry is None or not entry[0].matches(got, entry[1][number]):
+            return None
+        if len(known) < MAX_KNOWN_GOOD:
+            known[raw] = version
+        return version

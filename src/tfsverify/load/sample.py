@@ -18,7 +18,6 @@ import grpc
 from tfsverify.errors import BadInput
 from tfsverify.load.mesh import EndpointSource, Pool, as_upstream
 from tfsverify.load.payloads import AnswerKey, Payloads
-from tfsverify.serving.protos import predict_pb2
 
 MAX_REQUESTS = 5000
 
@@ -75,11 +74,11 @@ async def _sample(endpoints: EndpointSource, golden: AnswerKey, requests: int,
             except grpc.aio.AioRpcError as exc:
                 sample.failed_by_status[exc.code().name] += 1
                 continue
-            if payloads.check(raw, batch):
-                named = predict_pb2.PredictResponse.FromString(raw).model_spec.version.value
-                sample.right_by_version[named or golden.versions[0]] += 1
-            else:
+            version = payloads.answered_version(raw, batch)
+            if version is None:
                 sample.wrong += 1
+            else:
+                sample.right_by_version[version] += 1
     finally:
         await pool.close()
     return sample

@@ -121,12 +121,9 @@ def load_golden(path: Path | None = None, version: int = 1) -> GoldenSet:
                 for key, entry in versions.items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise BadInput(f"{path}: malformed golden file: {exc!r}") from exc
-    golden = sets.pop(version)
-    golden.others.update(sets)
-    for other in sets.values():
-        other.others.update({v: s for v, s in sets.items() if v != other.version})
-        other.others[version] = golden
-    return golden
+    for each in sets.values():
+        each.others.update({v: other for v, other in sets.items() if v != each.version})
+    return sets[version]
 
 
 def _version_set(doc: dict[str, Any], version: int, entry: dict[str, Any],
