@@ -19,9 +19,10 @@ from .conftest import FakeTarget
 
 
 class GpuCluster(FakeTarget):
-    """node-a (CPU) and gpu-node-a..c (one GPU each); three serving pods on gpu-node-a..b
-    and, with ``spare=False``, gpu-node-c. A drained pod goes to a free schedulable GPU node,
-    else to node-a when ``gpu_only`` is off (the defect), else stays Pending."""
+    """node-a (CPU) and gpu-node-a..c (one GPU each); serving pods pod-0 on gpu-node-a and
+    pod-1, pod-2 on gpu-node-b, so gpu-node-c is spare. A drained pod goes to a free
+    schedulable GPU node, else to node-a when ``gpu_only`` is off (the defect), else stays
+    Pending."""
 
     def __init__(self, state_dir: Path, gpu_only: bool = True) -> None:
         super().__init__(state_dir)
@@ -34,11 +35,6 @@ class GpuCluster(FakeTarget):
         self._check()
         return [Node(n, n not in self.cordoned, 1 if n.startswith("gpu") else 0)
                 for n in self.names]
-
-    def cordon_node(self, name: str) -> list[str]:
-        self.cordoned.add(name)
-        self.calls.append(f"cordon {name}")
-        return [name]
 
     def drain_node(self, name: str) -> list[str]:
         self._check()
